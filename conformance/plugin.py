@@ -1,0 +1,239 @@
+"""The pytest plugin: options and fixtures that wire pytest to the `conformance` library.
+
+Registered through the `pytest11` entry point, so `pytest --server-url http://host:8000/v1
+--model M` works from any directory once the package is installed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conformance import http as http_layer
+from conformance.checks import ConformanceFailure
+from conformance.requirements import REGISTRY, Requirement
+from conformance.server import EmbeddedServer, RemoteServer, Server, ServerHandle, ServerProblem, preflight
+
+SUITE_DIR = Path(__file__).resolve().parent.parent / "tests" / "conformance"
+HANDLE_KEY = pytest.StashKey[ServerHandle]()
+SERVER_KEY = pytest.StashKey[Server]()
+SERVER_OPTIONS = ("--server-url", "--server-image", "--server-cmd")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("responses-conformance", "Responses API conformance")
+    group.addoption("--server-url", help="base URL of a running server, ending in /v1 "
+                    "(default: start the embedded reference server)")
+    group.addoption("--model", help="model to test (default: the only model the server lists)")
+    group.addoption("--api-key", default=os.environ.get("OPENAI_API_KEY"),
+                    help="API key sent as a bearer token (default: $OPENAI_API_KEY)")
+    group.addoption("--request-timeout", type=float, default=60.0,
+                    help="seconds allowed for one request, and for silence in a stream (default: 60)")
+    group.addoption("--unsupported", default="",
+                    help="comma-separated features the server does not claim (e.g. store,tools); their "
+                    "requirements are reported as unsupported instead of failed")
+    group.addoption("--refserver-defect", default=None,
+                    help="plant this defect in the embedded reference server (self-tests, demos)")
+
+
+def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Parser, args: list[str]) -> None:
+    """From any directory: a run naming a server but no tests runs the installed suite."""
+    if not any(a.split("=")[0] in SERVER_OPTIONS for a in args):
+        return
+    namespace = early_config.known_args_namespace
+    if not getattr(namespace, "file_or_dir", None) and SUITE_DIR.is_dir():
+        args.append(str(SUITE_DIR))
+
+
+def _wants_suite(config: pytest.Config) -> bool:
+    for arg in config.args:
+        path = Path(arg.split("::")[0]).resolve()
+        if path == SUITE_DIR or SUITE_DIR in path.parents or path in SUITE_DIR.parents:
+            return True
+    return False
+
+
+def _is_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "requirement(id, level): the conformance requirement a test checks")
+    if _is_worker(config):
+        raw = config.workerinput.get("rc_server")  # type: ignore[attr-defined]
+        if raw:
+            config.stash[HANDLE_KEY] = ServerHandle.from_json(raw)
+        return
+    if config.option.help or config.option.collectonly or not _wants_suite(config):
+        return
+    try:
+        start_server(config)
+    except ServerProblem as exc:
+        raise pytest.UsageError(f"responses-conformance: {exc}") from None
+
+
+def start_server(config: pytest.Config) -> ServerHandle:
+    opt = config.option
+    if opt.server_url:
+        server: Server = RemoteServer(opt.server_url, opt.model, opt.api_key)
+    else:
+        server = EmbeddedServer(opt.model, defect=opt.refserver_defect)
+    config.stash[SERVER_KEY] = server
+    try:
+        handle = preflight(server.handle)
+    except ServerProblem:
+        server.stop()
+        raise
+    http_layer.REDACTOR.add(handle.api_key)
+    config.stash[HANDLE_KEY] = handle
+    return handle
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """pytest-xdist: every worker uses the one server the controller started."""
+    handle = node.config.stash.get(HANDLE_KEY, None)
+    if handle is not None:
+        node.workerinput["rc_server"] = handle.to_json()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    server = config.stash.get(SERVER_KEY, None)
+    if server is not None:
+        server.stop()
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    handle = config.stash.get(HANDLE_KEY, None)
+    if handle is None:
+        return []
+    return [f"responses-conformance: {handle.kind} server {handle.url}, model {handle.model}"]
+
+
+# -- requirements -------------------------------------------------------------------------------
+
+
+def requirement_of(item: pytest.Item) -> Requirement | None:
+    marker = item.get_closest_marker("requirement")
+    return REGISTRY.get(marker.args[0]) if marker else None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    unsupported = {f.strip() for f in (config.option.unsupported or "").split(",") if f.strip()}
+    for item in items:
+        req = requirement_of(item)
+        if req is None:
+            continue
+        item.user_properties.append(("requirement", req.id))
+        item.user_properties.append(("level", req.level.value))
+        if req.feature and req.feature in unsupported:
+            item.add_marker(pytest.mark.xfail(
+                reason=f"unsupported: the server does not claim feature {req.feature!r} (--unsupported)",
+                strict=False))
+
+
+# -- fixtures -----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def server(pytestconfig: pytest.Config) -> ServerHandle:
+    handle = pytestconfig.stash.get(HANDLE_KEY, None)
+    if handle is None:  # collected through a path the configure step did not recognise
+        try:
+            handle = start_server(pytestconfig)
+        except ServerProblem as exc:
+            pytest.exit(f"responses-conformance: {exc}", returncode=4)
+    return handle
+
+
+@pytest.fixture(scope="session")
+def model(server: ServerHandle) -> str:
+    return server.model
+
+
+@pytest.fixture(scope="session")
+def api(server: ServerHandle, pytestconfig: pytest.Config) -> http_layer.ApiClient:
+    client = http_layer.ApiClient(server.url, server.api_key, timeout=pytestconfig.option.request_timeout)
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def sdk(server: ServerHandle, pytestconfig: pytest.Config) -> Any:
+    """The official `openai` SDK client, pointed at the server, recording evidence."""
+    import httpx
+    import openai
+
+    timeout = pytestconfig.option.request_timeout
+    http_client = httpx.Client(
+        timeout=httpx.Timeout(timeout, connect=10.0),
+        event_hooks={"request": [_sdk_request], "response": [_sdk_response]},
+    )
+    client = openai.OpenAI(base_url=server.url, api_key=server.api_key or "none", max_retries=0,
+                           timeout=timeout, http_client=http_client)
+    yield client
+    client.close()
+
+
+def _sdk_request(request: Any) -> None:
+    body = request.content.decode("utf-8", "replace") if request.content else None
+    request.extensions["rc_exchange"] = http_layer.record(http_layer.Exchange(
+        method=request.method, url=str(request.url),
+        request_headers=http_layer.REDACTOR.headers(request.headers.multi_items()),
+        request_body=http_layer._trim(body)))
+
+
+def _sdk_response(response: Any) -> None:
+    ex = response.request.extensions.get("rc_exchange")
+    if ex is None:
+        return
+    ex.status = response.status_code
+    ex.response_headers = http_layer.REDACTOR.headers(response.headers.multi_items())
+    if "text/event-stream" not in response.headers.get("content-type", ""):
+        response.read()
+        ex.response_body = http_layer._trim(response.content)
+
+
+@pytest.fixture(autouse=True)
+def _evidence(request: pytest.FixtureRequest) -> Any:
+    evidence = http_layer.Evidence()
+    token = http_layer.CURRENT.set(evidence)
+    request.node.stash[EVIDENCE_KEY] = evidence
+    yield evidence
+    http_layer.CURRENT.reset(token)
+
+
+EVIDENCE_KEY = pytest.StashKey[http_layer.Evidence]()
+
+
+# -- failure reports ----------------------------------------------------------------------------
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    req = requirement_of(item)
+    evidence = item.stash.get(EVIDENCE_KEY, None)
+    if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
+        if evidence is not None and evidence.exchanges:
+            report.user_properties.append(
+                ("evidence", json.dumps([ex.as_dict() for ex in evidence.exchanges[-6:]])))
+    if call.excinfo is not None and req is not None and call.excinfo.errisinstance(ConformanceFailure):
+        report.longrepr = format_failure(req, str(call.excinfo.value), evidence)
+    return report
+
+
+def format_failure(req: Requirement, message: str, evidence: http_layer.Evidence | None) -> str:
+    lines = [f"[{req.id}] {req.level.value}: {req.statement}", message.rstrip(), f"Spec: {req.spec}"]
+    if req.quote:
+        lines[-1] += f' - "{req.quote}"'
+    if evidence and evidence.exchanges:
+        last = evidence.exchanges[-1]
+        status = last.status if last.status is not None else (last.error or "no response")
+        lines.append(f"Last exchange: {last.method} {last.url} -> {status}")
+        lines.append(f"Reproduce with: {last.curl()}")
+    return "\n".join(lines)

@@ -1,0 +1,5 @@
+"""Planted defects of the 'items' area."""
+
+from __future__ import annotations
+
+from conformance.refserver.defects import defect  # noqa: F401

@@ -1,0 +1,66 @@
+"""Domain helpers over raw Responses API calls, shared by the conformance tests.
+
+They turn "the call did not work" into a clear failure (status, body, what was expected) so a
+test body states only what its requirement checks.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from conformance.checks import ConformanceFailure, show
+from conformance.http import ApiClient, Reply, StreamReply
+
+# Output budgets: as small as each kind of check allows (a reasoning model needs room to think
+# and then answer; the OpenAI API's minimum is 16).
+SHORT = 64
+ANSWER = 256
+
+
+def post_ok(api: ApiClient, body: dict[str, Any], what: str = "POST /v1/responses") -> dict[str, Any]:
+    """POST /v1/responses and return the response object; fail unless 2xx with a JSON object."""
+    reply = api.post("responses", body)
+    return ok_object(reply, what)
+
+
+def ok_object(reply: Reply, what: str) -> dict[str, Any]:
+    if not 200 <= reply.status < 300:
+        raise ConformanceFailure(
+            f"{what} was rejected\nReceived: HTTP {reply.status} {show(reply.body[:800])}\n"
+            "Expected: HTTP 2xx with the response object")
+    return reply.json_object(f"the body of {what}")
+
+
+def stream_ok(api: ApiClient, body: dict[str, Any], what: str = "POST /v1/responses (stream)") -> StreamReply:
+    reply = api.stream("responses", {**body, "stream": True})
+    if not 200 <= reply.status < 300:
+        raise ConformanceFailure(
+            f"{what} was rejected\nReceived: HTTP {reply.status} {show(reply.raw[:800])}\n"
+            "Expected: HTTP 2xx with an event stream")
+    return reply
+
+
+def output_text(resp: dict[str, Any]) -> str:
+    """What the SDK's `Response.output_text` computes: every `output_text` part of every message."""
+    return "".join(
+        part.get("text", "")
+        for item in resp.get("output") or [] if isinstance(item, dict) and item.get("type") == "message"
+        for part in item.get("content") or [] if isinstance(part, dict) and part.get("type") == "output_text"
+    )
+
+
+def items_of(resp: dict[str, Any], kind: str) -> list[dict[str, Any]]:
+    return [it for it in resp.get("output") or [] if isinstance(it, dict) and it.get("type") == kind]
+
+
+def user(text: str) -> dict[str, Any]:
+    return {"type": "message", "role": "user", "content": text}
+
+
+def request(model: str, prompt: str | list[dict[str, Any]] = "Say hello in five words.",
+            max_output_tokens: int | None = ANSWER, **extra: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {"model": model, "input": prompt}
+    if max_output_tokens is not None:
+        body["max_output_tokens"] = max_output_tokens
+    body.update(extra)
+    return body
