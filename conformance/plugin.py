@@ -218,10 +218,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     report = yield
     req = requirement_of(item)
     evidence = item.stash.get(EVIDENCE_KEY, None)
-    if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
-        if evidence is not None and evidence.exchanges:
-            report.user_properties.append(
-                ("evidence", json.dumps([ex.as_dict() for ex in evidence.exchanges[-6:]])))
+    keep = report.when == "call" or (report.when == "setup" and report.outcome != "passed")
+    if keep and evidence is not None and evidence.exchanges:
+        report.user_properties.append(("evidence", json.dumps([ex.as_dict() for ex in evidence.exchanges[-6:]])))
     if call.excinfo is not None and req is not None and call.excinfo.errisinstance(ConformanceFailure):
         report.longrepr = format_failure(req, str(call.excinfo.value), evidence)
     return report

@@ -42,7 +42,8 @@ def new_id(prefix: str) -> str:
 def detokenize(toks: list[str]) -> str:
     out = ""
     for t in toks:
-        if (out and (t[0].isalnum() or t[0] == "_") and (out[-1].isalnum() or out[-1] in ".,;:!?)")) or (out and t in "([{" and out[-1] != " "):
+        word_after_word = (t[0].isalnum() or t[0] == "_") and (out[-1:].isalnum() or out[-1:] in ".,;:!?)")
+        if out and (word_after_word or (t in "([{" and out[-1] != " ")):
             out += " "
         out += t
     return out
