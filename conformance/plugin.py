@@ -6,8 +6,10 @@ Registered through the `pytest11` entry point, so `pytest --server-url http://ho
 
 from __future__ import annotations
 
+import contextvars
 import json
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,7 @@ import pytest
 from conformance import http as http_layer
 from conformance.checks import ConformanceFailure
 from conformance.requirements import REGISTRY, Requirement
+from conformance.results import ResultCollector
 from conformance.server import EmbeddedServer, RemoteServer, Server, ServerHandle, ServerProblem, preflight
 
 SUITE_DIR = Path(__file__).resolve().parent.parent / "tests" / "conformance"
@@ -36,6 +39,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--unsupported", default="",
                     help="comma-separated features the server does not claim (e.g. store,tools); their "
                     "requirements are reported as unsupported instead of failed")
+    group.addoption("--requirements", default="",
+                    help="run only the tests of these requirement ids (comma-separated)")
+    group.addoption("--results-json", default=None,
+                    help="write every test's requirement, outcome and message to this JSON file")
     group.addoption("--refserver-defect", default=None,
                     help="plant this defect in the embedded reference server (self-tests, demos)")
 
@@ -101,6 +108,36 @@ def pytest_configure_node(node: Any) -> None:
         node.workerinput["rc_server"] = handle.to_json()
 
 
+RESULTS_KEY = pytest.StashKey[ResultCollector]()
+
+
+# the controller's collector; logreport hooks get no config, so keep a handle to it
+_collector: contextvars.ContextVar[ResultCollector | None] = contextvars.ContextVar("collector", default=None)
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if not _is_worker(session.config):
+        collector = ResultCollector()
+        session.config.stash[RESULTS_KEY] = collector
+        _collector.set(collector)
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    collector = _collector.get(None)
+    if collector is not None:
+        collector.add_report(report)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    collector = session.config.stash.get(RESULTS_KEY, None)
+    if collector is None:
+        return
+    collector.finished = time.time()
+    path = session.config.option.results_json
+    if path:
+        collector.write_json(Path(path))
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     server = config.stash.get(SERVER_KEY, None)
     if server is not None:
@@ -122,8 +159,20 @@ def requirement_of(item: pytest.Item) -> Requirement | None:
     return REGISTRY.get(marker.args[0]) if marker else None
 
 
+class _NoRequirement:
+    id = None
+
+
+_NONE = _NoRequirement()
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     unsupported = {f.strip() for f in (config.option.unsupported or "").split(",") if f.strip()}
+    wanted = {r.strip() for r in (config.option.requirements or "").split(",") if r.strip()}
+    if wanted:
+        keep = [it for it in items if (requirement_of(it) or _NONE).id in wanted]
+        config.hook.pytest_deselected(items=[it for it in items if it not in keep])
+        items[:] = keep
     for item in items:
         req = requirement_of(item)
         if req is None:

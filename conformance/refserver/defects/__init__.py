@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 HOOKS = ("request", "context", "plan", "response", "json_reply", "events", "sse", "reply", "store", "route")
-AREA_MODULES = ("response", "items", "errors", "reasoning", "output_text", "streaming", "parameters",
+AREA_MODULES = ("seed", "response", "items", "errors", "reasoning", "output_text", "streaming", "parameters",
                 "tools", "state", "robustness")
 
 

@@ -1,0 +1,120 @@
+"""One result model for a run: every test's requirement, outcome, message and evidence.
+
+The plugin feeds `ResultCollector` from pytest's reports on the controller (so it sees the
+results of every xdist worker); every output (results JSON, reports, the gate, self-tests)
+reads the same records.
+
+Outcomes, from best to worst: passed < skipped < unsupported < failed < error.
+- passed       the server met the requirement;
+- skipped      the test could not judge (the model did not cooperate, a precondition is absent);
+- unsupported  the requirement's feature is declared unsupported (`--unsupported`) and the server
+               indeed does not meet it; `xpassed` when it does meet it after all;
+- failed       the server broke the requirement;
+- error        the harness or infrastructure broke (fixture error, our own bug).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+OUTCOME_ORDER = ("passed", "xpassed", "skipped", "unsupported", "failed", "error")
+MAX_MESSAGE = 6000
+
+
+@dataclass
+class TestResult:
+    nodeid: str
+    requirement: str | None
+    level: str | None
+    outcome: str
+    message: str = ""
+    duration: float = 0.0
+    evidence: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _outcome(report: Any) -> str | None:
+    """Map a pytest TestReport (any phase) to our outcome, or None if this phase says nothing new."""
+    wasxfail = hasattr(report, "wasxfail")
+    if report.when == "call":
+        if wasxfail:
+            return "xpassed" if report.passed else "unsupported"
+        if report.passed:
+            return "passed"
+        if report.skipped:
+            return "skipped"
+        return "failed"
+    if report.when == "setup":
+        if report.skipped:
+            return "unsupported" if wasxfail else "skipped"
+        if report.failed:
+            return "error"
+        return None
+    if report.when == "teardown" and report.failed:
+        return "error"
+    return None
+
+
+def _message(report: Any) -> str:
+    if report.skipped and isinstance(report.longrepr, tuple) and len(report.longrepr) == 3:
+        return str(report.longrepr[2]).removeprefix("Skipped: ")
+    if hasattr(report, "wasxfail") and report.passed:
+        return f"passed although declared unsupported ({report.wasxfail})"
+    text = getattr(report, "longreprtext", "") or ""
+    if hasattr(report, "wasxfail") and not text:
+        text = str(report.wasxfail)
+    return text[:MAX_MESSAGE]
+
+
+class ResultCollector:
+    def __init__(self) -> None:
+        self.results: dict[str, TestResult] = {}
+        self.started = time.time()
+        self.finished: float | None = None
+
+    def add_report(self, report: Any) -> None:
+        outcome = _outcome(report)
+        if outcome is None:
+            return
+        props = dict(report.user_properties)
+        current = self.results.get(report.nodeid)
+        evidence = json.loads(props["evidence"]) if "evidence" in props else []
+        result = TestResult(report.nodeid, props.get("requirement"), props.get("level"), outcome,
+                            _message(report) if outcome != "passed" else "", round(report.duration, 4),
+                            evidence if outcome not in ("passed",) else [])
+        if current is None:
+            self.results[report.nodeid] = result
+        elif OUTCOME_ORDER.index(outcome) > OUTCOME_ORDER.index(current.outcome):
+            result.duration += current.duration
+            self.results[report.nodeid] = result  # teardown error beats a passed call
+        else:
+            current.duration += result.duration
+
+    def records(self) -> list[TestResult]:
+        return list(self.results.values())
+
+    def write_json(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps([r.as_dict() for r in self.records()], indent=1))
+
+
+def by_requirement(results: list[TestResult]) -> dict[str, str]:
+    """Worst outcome per requirement id."""
+    out: dict[str, str] = {}
+    for r in results:
+        if r.requirement is None:
+            continue
+        prev = out.get(r.requirement)
+        if prev is None or OUTCOME_ORDER.index(r.outcome) > OUTCOME_ORDER.index(prev):
+            out[r.requirement] = r.outcome
+    return out
+
+
+def load_json(path: Path) -> list[TestResult]:
+    return [TestResult(**d) for d in json.loads(path.read_text())]

@@ -1,0 +1,37 @@
+"""Every conformance test can fail: each planted defect is caught by the requirements it targets,
+and the clean reference server passes everything.
+
+Each case runs the whole conformance suite in a subprocess against an in-process reference
+server with one defect planted (see `conformance.selftest`).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from conformance.refserver import defects as defect_registry
+from conformance.selftest import coverage_problems, defect_names, run_suite
+
+
+def test_every_requirement_has_a_defect_and_every_defect_a_known_target():
+    assert coverage_problems() == []
+
+
+def test_clean_reference_server_passes_everything():
+    run = run_suite(None)
+    assert run.results, f"the suite ran no test:\n{run.output}"
+    not_passed = {r.nodeid: (r.outcome, r.message[:300]) for r in run.results if r.outcome != "passed"}
+    assert not not_passed, f"the clean reference server must pass 100%:\n{not_passed}"
+    assert run.returncode == 0, run.output
+
+
+@pytest.mark.parametrize("name", defect_names())
+def test_planted_defect_is_caught(name):
+    d = defect_registry.load_all()[name]
+    run = run_suite(name, d.needs)
+    assert run.results, f"the suite ran no test:\n{run.output}"
+    missed = {t: run.outcomes.get(t, "not run") for t in d.targets if run.outcomes.get(t) != "failed"}
+    assert not missed, (f"defect {name!r} ({d.summary}) was not caught by {sorted(missed)}: "
+                        f"{missed}\nrequirements that did fail: {sorted(run.failing)}")
+    errors = [r.nodeid for r in run.results if r.outcome == "error"]
+    assert not errors, f"the suite itself errored against defect {name!r}: {errors}\n{run.output}"
