@@ -6,10 +6,11 @@ test body states only what its requirement checks.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from conformance.checks import ConformanceFailure, show
-from conformance.http import ApiClient, Reply, StreamReply
+from conformance.http import ApiClient, Reply, StreamReply, record
 
 # Output budgets: as small as each kind of check allows (a reasoning model needs room to think
 # and then answer; the OpenAI API's minimum is 16).
@@ -29,6 +30,32 @@ def ok_object(reply: Reply, what: str) -> dict[str, Any]:
             f"{what} was rejected\nReceived: HTTP {reply.status} {show(reply.body[:800])}\n"
             "Expected: HTTP 2xx with the response object")
     return reply.json_object(f"the body of {what}")
+
+
+_SHARED: dict[tuple[Any, ...], Reply] = {}
+
+
+def send_shared(api: ApiClient, method: str, path: str, *, json_body: Any = None, content: bytes | str | None = None,
+                headers: dict[str, str] | None = None) -> Reply:
+    """One request per distinct (method, path, body, headers) per test process, its reply shared.
+
+    Several requirements read the same reply (one base response, one error reply) so a slow model
+    is asked once; the exchange is recorded again in each test that reads it, as evidence.
+    """
+    key = (id(api), method, path, json.dumps(json_body, sort_keys=True), content,
+           json.dumps(headers or {}, sort_keys=True))
+    reply = _SHARED.get(key)
+    if reply is None:
+        reply = api.request(method, path, json_body=json_body, content=content, headers=headers)
+        _SHARED[key] = reply
+    else:
+        record(reply.exchange)
+    return reply
+
+
+def post_shared(api: ApiClient, body: dict[str, Any], what: str = "POST /v1/responses") -> dict[str, Any]:
+    """`post_ok` through `send_shared`: a fresh parse of a shared reply (callers may change it)."""
+    return ok_object(send_shared(api, "POST", "responses", json_body=body), what)
 
 
 def stream_ok(api: ApiClient, body: dict[str, Any], what: str = "POST /v1/responses (stream)") -> StreamReply:
