@@ -58,6 +58,22 @@ def post_shared(api: ApiClient, body: dict[str, Any], what: str = "POST /v1/resp
     return ok_object(send_shared(api, "POST", "responses", json_body=body), what)
 
 
+LONG_PROMPT = ("Write a detailed essay of at least 800 words on the history of Paris, from its founding "
+               "to the present day.")
+TRUNCATED_LIMIT = 16  # the spec's minimum max_output_tokens: a long essay is surely cut at 16
+
+
+def plain_response(api: ApiClient, model: str) -> dict[str, Any]:
+    """The plainest request (`request(model)`), asked once per test process and shared."""
+    return post_shared(api, request(model), "a plain request")
+
+
+def truncated_response(api: ApiClient, model: str) -> dict[str, Any]:
+    """A long essay asked with max_output_tokens=16, so the output is cut short; shared."""
+    return post_shared(api, request(model, LONG_PROMPT, TRUNCATED_LIMIT),
+                       "a request cut short by max_output_tokens=16")
+
+
 def stream_ok(api: ApiClient, body: dict[str, Any], what: str = "POST /v1/responses (stream)") -> StreamReply:
     reply = api.stream("responses", {**body, "stream": True})
     if not 200 <= reply.status < 300:
