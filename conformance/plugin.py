@@ -17,6 +17,7 @@ import pytest
 
 from conformance import http as http_layer
 from conformance.checks import ConformanceFailure
+from conformance.profiles import PROFILES, ProfileError, declared_unsupported, unsupported_feature
 from conformance.requirements import REGISTRY, Requirement
 from conformance.results import ResultCollector
 from conformance.server import EmbeddedServer, RemoteServer, Server, ServerHandle, ServerProblem, preflight
@@ -39,6 +40,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--unsupported", default="",
                     help="comma-separated features the server does not claim (e.g. store,tools); their "
                     "requirements are reported as unsupported instead of failed")
+    group.addoption("--profile", default="",
+                    help="named feature profile(s) of the server, comma-separated, adding to --unsupported: "
+                    + "; ".join(f"{p.name}: {p.summary}" for p in PROFILES.values()))
     group.addoption("--requirements", default="",
                     help="run only the tests of these requirement ids (comma-separated)")
     group.addoption("--results-json", default=None,
@@ -167,7 +171,10 @@ _NONE = _NoRequirement()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    unsupported = {f.strip() for f in (config.option.unsupported or "").split(",") if f.strip()}
+    try:
+        unsupported = declared_unsupported(config.option.unsupported, getattr(config.option, "profile", ""))
+    except ProfileError as exc:
+        raise pytest.UsageError(f"responses-conformance: {exc}") from None
     wanted = {r.strip() for r in (config.option.requirements or "").split(",") if r.strip()}
     if wanted:
         keep = [it for it in items if (requirement_of(it) or _NONE).id in wanted]
@@ -179,9 +186,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             continue
         item.user_properties.append(("requirement", req.id))
         item.user_properties.append(("level", req.level.value))
-        if req.feature and req.feature in unsupported:
+        missing = unsupported_feature(req.feature, unsupported)
+        if missing:
             item.add_marker(pytest.mark.xfail(
-                reason=f"unsupported: the server does not claim feature {req.feature!r} (--unsupported)",
+                reason=f"unsupported: the server does not claim feature {missing!r} (--unsupported/--profile)",
                 strict=False))
 
 
