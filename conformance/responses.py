@@ -7,7 +7,8 @@ test body states only what its requirement checks.
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from conformance.checks import ConformanceFailure, show
 from conformance.http import ApiClient, Reply, StreamReply, record
@@ -107,3 +108,49 @@ def request(model: str, prompt: str | list[dict[str, Any]] = "Say hello in five 
         body["max_output_tokens"] = max_output_tokens
     body.update(extra)
     return body
+
+
+# -- cooperation, function tools, final stream response (parameters, tools, state) --------------
+
+T = TypeVar("T")
+
+
+def cooperate(attempt: Callable[[], T], ok: Callable[[T], bool], wanted: str) -> T:
+    """Run `attempt` until `ok` (twice at most), else skip: the model did not do what the test needs."""
+    result = attempt()
+    if not ok(result):
+        result = attempt()
+        if not ok(result):
+            import pytest
+
+            pytest.skip(f"model did not cooperate: {wanted} (asked twice)")
+    return result
+
+
+def function_tool(name: str, description: str, properties: dict[str, Any]) -> dict[str, Any]:
+    """A strict function tool: every property required, no others (what strict mode accepts)."""
+    return {"type": "function", "name": name, "description": description, "strict": True,
+            "parameters": {"type": "object", "properties": properties, "required": list(properties),
+                           "additionalProperties": False}}
+
+
+CITY = {"city": {"type": "string", "description": "The name of the city, e.g. Paris"}}
+WEATHER_TOOL = function_tool("get_weather", "Get the current weather in a city.", CITY)
+TIME_TOOL = function_tool("get_time", "Get the current local time in a city.", CITY)
+TOOL_PROMPT = "Call the get_weather tool for Paris."
+
+
+def function_calls(resp: dict[str, Any]) -> list[dict[str, Any]]:
+    return items_of(resp, "function_call")
+
+
+TERMINAL_EVENTS = ("response.completed", "response.incomplete", "response.failed")
+
+
+def final_response(reply: StreamReply) -> dict[str, Any] | None:
+    """The response object of the stream's last terminal event, or None when there is none."""
+    final = None
+    for _, data in reply.payloads():
+        if isinstance(data, dict) and data.get("type") in TERMINAL_EVENTS and isinstance(data.get("response"), dict):
+            final = data["response"]
+    return final
