@@ -112,6 +112,9 @@ def validate_request(req: Any) -> dict[str, Any]:
     if isinstance(req.get("input"), list):
         for i, item in enumerate(req["input"]):
             validate_item(item, f"input[{i}]")
+    if isinstance(req.get("instructions"), list):  # items, as in input (never a 5xx on garbage)
+        for i, item in enumerate(req["instructions"]):
+            validate_item(item, f"instructions[{i}]")
     if isinstance(req.get("input"), str) or req.get("input") is None:
         pass
     return req
