@@ -84,6 +84,21 @@ def stream_ok(api: ApiClient, body: dict[str, Any], what: str = "POST /v1/respon
     return reply
 
 
+_SHARED_STREAMS: dict[tuple[Any, ...], StreamReply] = {}
+
+
+def stream_shared(api: ApiClient, body: dict[str, Any], what: str = "POST /v1/responses (stream)") -> StreamReply:
+    """`stream_ok`, one request per distinct body per test process; the exchange re-recorded per reader."""
+    key = (id(api), json.dumps(body, sort_keys=True))
+    reply = _SHARED_STREAMS.get(key)
+    if reply is None:
+        reply = stream_ok(api, body, what)
+        _SHARED_STREAMS[key] = reply
+    else:
+        record(reply.exchange)
+    return reply
+
+
 def output_text(resp: dict[str, Any]) -> str:
     """What the SDK's `Response.output_text` computes: every `output_text` part of every message."""
     return "".join(
