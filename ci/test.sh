@@ -5,4 +5,20 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 -m pip install -q -e '.[dev]' 2>&1 | grep -v -e '^WARNING: Location' -e 'Running pip as' || true
 python3 -m ruff check conformance tests benchmarks ci 2>/dev/null || python3 -m ruff check conformance tests
+# -- Docker: the container self-tests (tests/selftest/test_docker_*.py) need an engine and the
+# local images. Install/start dockerd and build the images here; if that fails the run fails
+# now, with the reason, and the tests may not skip (RC_REQUIRE_DOCKER=1). RC_DOCKER=skip opts out.
+if [ "${RC_DOCKER:-}" != "skip" ]; then
+    docker_t0=$(date +%s)
+    docker_log="${TMPDIR:-/tmp}/rc-docker-setup.log"
+    if ! { bash ci/docker/start-dockerd.sh && bash ci/docker/build-refserver-image.sh \
+            && bash ci/docker/build-test-images.sh; } >"$docker_log" 2>&1; then
+        tail -n 40 "$docker_log" >&2
+        echo "ci/test.sh: ERROR: Docker could not be started or the test images not built (log: $docker_log);" \
+             "RC_DOCKER=skip runs without the Docker tests" >&2
+        exit 1
+    fi
+    export RC_REQUIRE_DOCKER=1
+    echo "ci/test.sh: Docker engine and images ready in $(( $(date +%s) - docker_t0 )) s" >&2
+fi
 python3 -m pytest -p no:cacheprovider -n 2 tests/unit tests/selftest "$@"
