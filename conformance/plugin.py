@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from conformance import http as http_layer
+from conformance import lifecycle
 from conformance.checks import ConformanceFailure
 from conformance.profiles import PROFILES, ProfileError, declared_unsupported, unsupported_feature
 from conformance.requirements import REGISTRY, Requirement
@@ -25,7 +26,7 @@ from conformance.server import EmbeddedServer, RemoteServer, Server, ServerHandl
 SUITE_DIR = Path(__file__).resolve().parent.parent / "tests" / "conformance"
 HANDLE_KEY = pytest.StashKey[ServerHandle]()
 SERVER_KEY = pytest.StashKey[Server]()
-SERVER_OPTIONS = ("--server-url", "--server-image", "--server-cmd")
+SERVER_OPTIONS = ("--server-url", "--server-image", "--server-cmd", "--server-preset")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -49,6 +50,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="write every test's requirement, outcome and message to this JSON file")
     group.addoption("--refserver-defect", default=None,
                     help="plant this defect in the embedded reference server (self-tests, demos)")
+    lifecycle.add_options(group)  # --server-image, --server-preset, --server-cmd, ...
 
 
 def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Parser, args: list[str]) -> None:
@@ -89,9 +91,11 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def start_server(config: pytest.Config) -> ServerHandle:
     opt = config.option
-    if opt.server_url:
-        server: Server = RemoteServer(opt.server_url, opt.model, opt.api_key)
-    else:
+    # a container or local process the suite starts (and always removes), else a running or embedded server
+    server: Server | None = lifecycle.start_managed(opt, lifecycle.pytest_progress(config), lifecycle.evidence_dir(opt))
+    if server is None and opt.server_url:
+        server = RemoteServer(opt.server_url, opt.model, opt.api_key)
+    elif server is None:
         server = EmbeddedServer(opt.model, defect=opt.refserver_defect)
     config.stash[SERVER_KEY] = server
     try:
@@ -152,7 +156,8 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     handle = config.stash.get(HANDLE_KEY, None)
     if handle is None:
         return []
-    return [f"responses-conformance: {handle.kind} server {handle.url}, model {handle.model}"]
+    return [f"responses-conformance: {handle.kind} server {handle.url}, model {handle.model}",
+            *lifecycle.header_lines(handle.info)]
 
 
 # -- requirements -------------------------------------------------------------------------------
