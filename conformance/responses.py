@@ -30,6 +30,11 @@ def ok_object(reply: Reply, what: str) -> dict[str, Any]:
         raise ConformanceFailure(
             f"{what} was rejected\nReceived: HTTP {reply.status} {show(reply.body[:800])}\n"
             "Expected: HTTP 2xx with the response object")
+    if "text/event-stream" in reply.content_type:
+        raise ConformanceFailure(
+            f"{what} was answered with an event stream, but the request did not set stream: true\n"
+            f"Received: HTTP {reply.status}, Content-Type: {reply.content_type}, {show(reply.body[:300])}\n"
+            "Expected: the response object as JSON (`stream` defaults to false)")
     return reply.json_object(f"the body of {what}")
 
 
