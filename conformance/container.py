@@ -144,8 +144,9 @@ class DockerServer(Server):
         self._image: Any = None
         self._stopped = False
         self._log_thread: threading.Thread | None = None
-        for secret in secret_env_values(config.env):
+        for secret in [*secret_env_values(config.env), config.api_key]:
             REDACTOR.add(secret)
+        self._last_check = 0.0
         lifecycle.register(self)
         try:
             self._start()
@@ -320,6 +321,20 @@ class DockerServer(Server):
             "created": attrs.get("Created"),
             "engine": _engine_version(self.client),
         }
+
+    def died(self) -> str | None:
+        """After a successful start: how the container ended, if it did (checked at most twice a second)."""
+        if self._stopped or getattr(self, "handle", None) is None or time.monotonic() - self._last_check < 0.5:
+            return None
+        self._last_check = time.monotonic()
+        try:
+            gone = self._exited()
+        except Exception as exc:
+            gone = None if "No such container" not in str(exc) else "was removed by someone else"
+        if not gone:
+            return None
+        return (f"container {self.container.short_id} ({self.config.image}) {gone} during the run; the remaining "
+                f"tests cannot run. Last log lines:\n{lifecycle.indent(self._last_lines())}{self._log_hint()}")
 
     # -- stop -------------------------------------------------------------------------------
 

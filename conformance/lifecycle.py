@@ -431,6 +431,22 @@ def pytest_progress(config: Any) -> Progress:
     return say
 
 
+class Watch:
+    """A pytest plugin object (controller only): when the started server dies mid-run, end the
+    session at once with how it ended and its last log lines, not with one failure per test."""
+
+    def __init__(self, server: Any) -> None:
+        self.server = server
+
+    def pytest_runtest_logreport(self, report: Any) -> None:
+        died = getattr(self.server, "died", None)
+        problem = died() if died else None
+        if problem:
+            import pytest
+
+            pytest.exit(f"responses-conformance: {problem}", returncode=3)
+
+
 def header_lines(info: dict[str, Any]) -> list[str]:
     """Report-header lines about a server the suite started."""
     if "image" in info:

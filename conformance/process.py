@@ -95,7 +95,7 @@ class ProcessServer(Server):
         if log_path:
             log_path.parent.mkdir(parents=True, exist_ok=True)
         self.logs = LogTail(path=log_path)
-        for secret in secret_env_values(config.env):
+        for secret in [*secret_env_values(config.env), config.api_key]:
             REDACTOR.add(secret)
         lifecycle.register(self)
         try:
@@ -160,6 +160,14 @@ class ProcessServer(Server):
 
     def _last_lines(self, n: int = lifecycle.LAST_LINES) -> list[str]:
         return self.logs.last(n)
+
+    def died(self) -> str | None:
+        """After a successful start: how the process ended, if it did."""
+        if self._stopped or getattr(self, "handle", None) is None or self.proc is None or self.proc.poll() is None:
+            return None
+        hint = f"\nFull log: {self.logs.path}" if self.logs.path else ""
+        return (f"server process {self.proc.pid} {self._exited()} during the run; the remaining tests cannot run. "
+                f"Last log lines:\n{lifecycle.indent(self._last_lines())}{hint}")
 
     def stop(self) -> None:
         if self._stopped:

@@ -30,6 +30,7 @@ PID_LABEL = "responses-conformance.pid"
 PROBE_TESTS = '''
 import json, os, signal, time
 from pathlib import Path
+import pytest
 
 def test_rc_probe_running(server):
     Path(os.environ["RC_MARKER"]).write_text(json.dumps(server.info))
@@ -40,6 +41,18 @@ def test_rc_probe_crash_worker(server):
         os.kill(os.getpid(), signal.SIGKILL)
 
 def test_rc_probe_ok(server, api):
+    assert api.request("GET", "/models").status == 200
+
+def test_rc_probe_kill_server(server):
+    if "container" in server.info:
+        import docker
+        docker.from_env().containers.get(server.info["container"]).kill()
+    else:
+        os.killpg(server.info["pid"], signal.SIGKILL)
+    time.sleep(1.0)
+
+@pytest.mark.parametrize("i", range(40))
+def test_rc_probe_after_kill(api, i):
     assert api.request("GET", "/models").status == 200
 '''
 

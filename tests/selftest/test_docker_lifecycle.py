@@ -10,6 +10,7 @@ skips with the reason when no engine is reachable (fails instead under RC_REQUIR
 from __future__ import annotations
 
 import json
+import re
 import signal
 import time
 from pathlib import Path
@@ -213,3 +214,15 @@ def test_unreachable_engine_is_one_clear_message():
     text = output(run)
     assert run.returncode == 4, text[-3000:]
     assert "cannot reach the Docker engine" in text and "ci/docker/start-dockerd.sh" in text
+
+
+def test_container_dying_mid_run_ends_the_session_at_once(engine, leftovers, tmp_path):
+    logs = tmp_path / "server"
+    run = run_pytest(str(SUITE / "test_seed.py"), str(probe_file(tmp_path)), "-k", "rc_probe_kill or rc_probe_after",
+                     "-n", "2", *REFSERVER, "--server-log-dir", str(logs), timeout=300)
+    text = output(run)
+    leftovers.append(int(json.loads((logs / "container.json").read_text())["labels"]["responses-conformance.pid"]))
+    assert run.returncode == 3, text[-4000:]
+    assert text.count("exited with code 137 during the run") == 1, text[-4000:]
+    failed = re.search(r"(\d+) failed", text)
+    assert not failed or int(failed.group(1)) < 20, "expected the session to end, not one failure per test"

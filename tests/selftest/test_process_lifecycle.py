@@ -95,3 +95,12 @@ def test_server_process_group_does_not_outlive_the_run(how, tmp_path: Path):
         wait_for("the reaper to stop the server process", lambda: pid_gone(server_pid), timeout=30)
     with pytest.raises(ProcessLookupError):
         os.killpg(server_pid, 0)  # nothing of its process group is left either
+
+
+def test_process_dying_mid_run_ends_the_session_at_once(tmp_path: Path):
+    run = run_pytest(str(SUITE / "test_seed.py"), str(probe_file(tmp_path)), "-k", "rc_probe_kill or rc_probe_after",
+                     "--server-cmd", REFSERVER_CMD, "--server-preset", "refserver")
+    text = output(run)
+    assert run.returncode == 3, text[-4000:]
+    assert text.count("was killed by SIGKILL during the run") == 1, text[-4000:]
+    assert " failed" not in text
