@@ -93,9 +93,11 @@ def start_server(config: pytest.Config) -> ServerHandle:
     opt = config.option
     # a container or local process the suite starts (and always removes), else a running or embedded server
     server: Server | None = lifecycle.start_managed(opt, lifecycle.pytest_progress(config), lifecycle.evidence_dir(opt))
-    if server is None and opt.server_url:
+    if server is not None:  # if it dies mid-run, end the session at once
+        config.pluginmanager.register(lifecycle.Watch(server), "responses-conformance-server-watch")
+    elif opt.server_url:
         server = RemoteServer(opt.server_url, opt.model, opt.api_key)
-    elif server is None:
+    else:
         server = EmbeddedServer(opt.model, defect=opt.refserver_defect)
     config.stash[SERVER_KEY] = server
     try:
