@@ -32,6 +32,7 @@ class Preset:
     port: int  # where the server listens inside the container
     args: Args = ()
     model: str | None = None  # default model (--model overrides)
+    fixed_model: bool = False  # the server always serves `model` (else the preset's command loads it)
     image: str | None = None  # default image; None: --server-image is required
     example_image: str | None = None  # shown in messages when --server-image is missing
     command_prefix: tuple[str, ...] = ()  # starts the command when the image has no server entrypoint
@@ -125,6 +126,7 @@ REFSERVER = Preset(
     summary="the suite's reference server (image built by ci/docker/build-refserver-image.sh)",
     port=8000,
     model="ref-reasoner",
+    fixed_model=True,
     image="responses-conformance/refserver:local",
     health_path="/health",
     ready_log=r"refserver listening on",

@@ -55,8 +55,12 @@ class ProcessConfig:
     def from_options(cls, opt: Any, evidence_dir: Path | None = None) -> ProcessConfig:
         preset = get_preset(opt.server_preset)
         timeout = opt.server_startup_timeout if opt.server_startup_timeout is not None else preset.startup_timeout
-        return cls(command=opt.server_cmd, preset=preset, model=opt.model or preset.model,
-                   user_args=split_args(opt.server_args), env={**preset.env, **parse_env(opt.server_env)},
+        user_args = split_args(opt.server_args)
+        # the command is the user's: the preset's default model counts only if the command asks for
+        # it ({model}) or the server always serves it; else any listed model will do (see preflight)
+        uses_model = preset.fixed_model or "{model}" in opt.server_cmd or any("{model}" in a for a in user_args)
+        return cls(command=opt.server_cmd, preset=preset, model=opt.model or (preset.model if uses_model else None),
+                   user_args=user_args, env={**preset.env, **parse_env(opt.server_env)},
                    url=opt.server_url, startup_timeout=timeout, keep=bool(opt.keep_server),
                    api_key=opt.api_key, evidence_dir=evidence_dir)
 

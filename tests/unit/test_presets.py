@@ -162,6 +162,11 @@ def test_process_command_fills_port_and_model():
     assert url == f"http://127.0.0.1:{port}/v1" and port > 0
     assert cfg.argv(port) == [sys.executable, "-m", "conformance.refserver", "--port", str(port), "--defect", "x"]
     assert cfg.model == "ref-reasoner" and cfg.startup_timeout == 120
+    # the preset's default model only when the command asks for it, or the server always serves it
+    vllm = ProcessConfig.from_options(options(server_cmd="vllm serve X --port {port}", server_preset="vllm"))
+    assert vllm.model is None
+    vllm = ProcessConfig.from_options(options(server_cmd="vllm serve {model}", server_preset="vllm"))
+    assert vllm.model == "Qwen/Qwen3-0.6B"
     # without {port}: --server-url says where it listens
     cfg = ProcessConfig.from_options(options(server_cmd="my-server", server_url="http://127.0.0.1:9999/v1"))
     assert cfg.base_url() == ("http://127.0.0.1:9999/v1", 9999)
