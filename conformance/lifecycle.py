@@ -36,6 +36,7 @@ from conformance.server import ServerProblem
 Progress = Callable[[str], None]
 LAST_LINES = 30  # log lines shown in a start-up failure message
 PROGRESS_EVERY = 10.0  # seconds between "still waiting" lines
+WRONG_MODEL_GRACE = 30.0  # seconds /v1/models may list other models only before we give up
 
 
 def quiet(_: str) -> None:
@@ -99,6 +100,8 @@ class Probe:
     model: str | None
     api_key: str | None = None
     state: str = "not probed yet"
+    other_models: list[str] | None = None  # what /v1/models lists instead of the model
+    other_since: float = 0.0
 
     def ready(self, client: httpx.Client) -> bool:
         if self.health_path and not self._get(client, self.health_path, "health"):
@@ -121,7 +124,10 @@ class Probe:
             return False
         if self.model and self.model not in models:
             self.state = f"GET /v1/models lists {models or 'no model'}, not {self.model!r} (yet)"
+            if models and models != self.other_models:
+                self.other_models, self.other_since = models, time.monotonic()
             return False
+        self.other_models = None
         if not self.model and not models:
             self.state = "GET /v1/models lists no model (yet)"
             return False
@@ -170,6 +176,10 @@ def wait_ready(probe: Probe, *, what: str, timeout: float, exited: Callable[[], 
             if probe.ready(client):
                 return time.monotonic() - start
             now = time.monotonic()
+            if probe.other_models and now - probe.other_since >= WRONG_MODEL_GRACE:
+                raise ServerProblem(
+                    f"{what} is up but serves {', '.join(probe.other_models)}, not {probe.model!r} "
+                    f"(for {WRONG_MODEL_GRACE:.0f} s); pass the served name with --model")
             if now >= deadline:
                 raise ServerProblem(
                     f"{what} was not ready within {timeout:.0f} s (--server-startup-timeout); "

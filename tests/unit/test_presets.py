@@ -214,3 +214,27 @@ def test_dead_and_reused_pids_are_not_alive():
     assert lifecycle.process_alive(me, lifecycle.process_start_time(me))
     assert not lifecycle.process_alive(me, "1")  # same pid, another start time: reused
     assert not lifecycle.process_alive(0) and not lifecycle.process_alive(2 ** 22 + 1)
+
+
+def test_readiness_waits_for_health_and_the_model_and_names_other_models(monkeypatch):
+    from conformance.refserver import start_in_thread
+
+    server = start_in_thread()
+    try:
+        root = server.url[: -len("/v1")]
+        took = lifecycle.wait_ready(lifecycle.Probe(root, "/health", "ref-reasoner"), what="refserver", timeout=10,
+                                    exited=lambda: None, logs=list, progress=lifecycle.quiet)
+        assert took < 5
+        monkeypatch.setattr(lifecycle, "WRONG_MODEL_GRACE", 0.3)
+        with pytest.raises(ServerProblem, match=r"is up but serves ref-reasoner, ref-plain, not 'other'.*--model"):
+            lifecycle.wait_ready(lifecycle.Probe(root, "/health", "other"), what="refserver", timeout=10,
+                                 exited=lambda: None, logs=list, progress=lifecycle.quiet)
+        with pytest.raises(ServerProblem, match=r"refserver exited with code 1 after .* Last log lines:\n    boom"):
+            lifecycle.wait_ready(lifecycle.Probe(root, "/nope", None), what="refserver", timeout=10,
+                                 exited=lambda: "exited with code 1", logs=lambda: ["boom"], progress=lifecycle.quiet)
+        with pytest.raises(ServerProblem, match=r"not ready within 1 s .*last probe: GET /nope \(health\) -> HTTP 404"):
+            lifecycle.wait_ready(lifecycle.Probe(root, "/nope", None), what="refserver", timeout=1,
+                                 exited=lambda: None, logs=list, progress=lifecycle.quiet)
+    finally:
+        server.shutdown()
+        server.server_close()
