@@ -111,8 +111,6 @@ class ContainerConfig:
     def create_kwargs(self, session: str) -> dict[str, Any]:
         """Keyword arguments of `client.containers.create` (the docker SDK), as `docker run` would
         send them: port published on 127.0.0.1 at a free host port ("HostPort": "")."""
-        from docker.types import DeviceRequest
-
         kwargs: dict[str, Any] = {
             "image": self.image,
             "command": self.command,
@@ -124,7 +122,7 @@ class ContainerConfig:
             "volumes": list(self.volumes),
             "ipc_mode": self.ipc,
             "shm_size": self.shm_size,
-            "device_requests": [DeviceRequest(**self.gpus)] if self.gpus else None,
+            "device_requests": [device_request(self.gpus)] if self.gpus else None,
         }
         return {k: v for k, v in kwargs.items() if v not in (None, [], {})}
 
@@ -373,6 +371,16 @@ class DockerServer(Server):
             facts["state"] = self.container.attrs.get("State")
             log = self.container.logs(timestamps=True).decode("utf-8", "replace")
             lifecycle.write_evidence(self.config.evidence_dir, "container", facts, log)
+
+
+def device_request(fields: dict[str, Any]) -> Any:
+    """The docker SDK's DeviceRequest with exactly these fields (the SDK would turn a null
+    DeviceIDs into [], where `docker run --gpus all` sends null)."""
+    from docker.types import DeviceRequest
+
+    req = DeviceRequest(**fields)
+    req["DeviceIDs"] = fields.get("DeviceIDs")
+    return req
 
 
 def remove_leftovers(client: Any, progress: Progress = lifecycle.quiet) -> list[str]:

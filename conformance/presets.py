@@ -290,7 +290,8 @@ def gpu_request(value: str) -> dict[str, object] | None:
 def _device_request(driver: str = "", count: int = 0, device_ids: list[str] | None = None,
                     capabilities: list[list[str]] | None = None,
                     options: dict[str, str] | None = None) -> dict[str, object]:
-    return {"Driver": driver, "Count": count, "DeviceIDs": device_ids or [],
+    # DeviceIDs null unless devices are named: what docker's CLI sends (a nil Go slice)
+    return {"Driver": driver, "Count": count, "DeviceIDs": device_ids,
             "Capabilities": capabilities or [["gpu"]], "Options": options or {}}
 
 

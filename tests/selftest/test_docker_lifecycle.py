@@ -9,10 +9,14 @@ skips with the reason when no engine is reachable (fails instead under RC_REQUIR
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
+import shutil
 import signal
+import subprocess
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -226,3 +230,46 @@ def test_container_dying_mid_run_ends_the_session_at_once(engine, leftovers, tmp
     assert text.count("exited with code 137 during the run") == 1, text[-4000:]
     failed = re.search(r"(\d+) failed", text)
     assert not failed or int(failed.group(1)) < 20, "expected the session to end, not one failure per test"
+
+
+def test_gpu_request_reaches_the_engine_and_its_refusal_is_one_clear_message(engine, leftovers, tmp_path):
+    # the engine evaluates the DeviceRequest we send; without the NVIDIA toolkit it refuses it
+    if "nvidia" in (engine.info().get("Runtimes") or {}):
+        pytest.skip("this engine has the NVIDIA runtime: a GPU request would succeed here")
+    logs = tmp_path / "server"
+    run = run_pytest(str(SUITE / "test_seed.py"), "-q", *REFSERVER, "--gpus", "all", "--server-log-dir", str(logs))
+    text = output(run)
+    leftovers.append(int(json.loads((logs / "container.json").read_text())["labels"]["responses-conformance.pid"]))
+    assert run.returncode == 4, text[-3000:]
+    assert 'could not select device driver "" with capabilities: [[gpu]]' in text, text[-3000:]
+    assert "--gpus all needs an NVIDIA GPU and the NVIDIA Container Toolkit" in text
+    facts = json.loads((logs / "container.json").read_text())
+    assert facts["device_requests"] == [
+        {"Driver": "", "Count": -1, "DeviceIDs": None, "Capabilities": [["gpu"]], "Options": {}}]
+
+
+@pytest.mark.parametrize(("ours", "cli"), [
+    ("all", "all"), ("2", "2"), ("0,1", '"device=0,1"'), ("GPU-0a1b", "device=GPU-0a1b"),
+    ("driver=nvidia", "driver=nvidia"),
+    ('"capabilities=compute,utility",count=all', '"capabilities=compute,utility",count=all'),
+])
+def test_gpus_are_requested_exactly_as_docker_run_does(engine, ours, cli):
+    """Create (never start) one container with our request and one with `docker create --gpus`:
+    the engine stores the same DeviceRequests for both."""
+    if not shutil.which("docker"):
+        pytest.skip("no docker CLI to compare with")
+    from conformance.container import ContainerConfig
+    from conformance.presets import REFSERVER, gpu_request
+
+    cfg = ContainerConfig(image=REFSERVER_IMAGE, preset=REFSERVER, model=None, command=None, gpus=gpu_request(ours))
+    mine = engine.containers.create(**cfg.create_kwargs(uuid.uuid4().hex))  # labelled with this pid
+    theirs = subprocess.run(["docker", "create", "--gpus", cli, REFSERVER_IMAGE], capture_output=True, text=True)
+    try:
+        assert theirs.returncode == 0, theirs.stderr
+        want = engine.api.inspect_container(theirs.stdout.strip())["HostConfig"]["DeviceRequests"]
+        assert engine.api.inspect_container(mine.id)["HostConfig"]["DeviceRequests"] == want
+    finally:
+        for cid in (mine.id, theirs.stdout.strip()):
+            if cid:
+                with contextlib.suppress(Exception):
+                    engine.api.remove_container(cid, force=True)

@@ -48,7 +48,7 @@ def test_vllm_container_create_call_is_complete():
     kwargs = ContainerConfig.from_options(opt).create_kwargs(SESSION)
     labels = kwargs.pop("labels")
     assert kwargs.pop("device_requests") == [
-        {"Driver": "", "Count": -1, "DeviceIDs": [], "Capabilities": [["gpu"]], "Options": {}}]
+        {"Driver": "", "Count": -1, "DeviceIDs": None, "Capabilities": [["gpu"]], "Options": {}}]
     assert kwargs == {
         "image": "vllm/vllm-openai:v0.11.0",
         "command": ["--model", "Qwen/Qwen3-0.6B", "--host", "0.0.0.0", "--port", "8000",
