@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 
 from conformance.checks import ConformanceFailure, show
+from conformance.guard import LIVENESS, BodyTooLarge, GuardedTransport, ServerGone
 from conformance.sse import SSEEvent, SSEParser
 
 MAX_BODY = 4 * 1024 * 1024  # bytes read from one response before the rest is dropped
@@ -76,13 +77,17 @@ class Exchange:
         if self.events is not None:
             parts.append("-N")
         parts += ["-X", self.method]
+        auth = False
         for k, v in self.request_headers.items():
-            if k.lower() in ("content-type", "authorization", "accept"):
+            if k.lower() in ("content-type", "accept"):
                 parts += ["-H", f"{k}: {v}"]
+            auth = auth or k.lower() == "authorization"
         if self.request_body is not None:
             parts += ["-d", self.request_body]
         parts.append(self.url)
-        return " ".join(shlex.quote(p) for p in parts).replace(REDACTED, "$OPENAI_API_KEY")
+        line = " ".join(shlex.quote(p) for p in parts)
+        # the key is read from the environment when the command runs; it is never in the report
+        return line.replace("curl -sS", 'curl -sS -H "Authorization: Bearer $OPENAI_API_KEY"', 1) if auth else line
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -99,8 +104,9 @@ class Exchange:
 class Evidence:
     """Exchanges recorded while one test runs."""
 
-    def __init__(self) -> None:
+    def __init__(self, test: str | None = None) -> None:
         self.exchanges: list[Exchange] = []
+        self.test = test  # the nodeid, for messages such as "server stopped responding at <test>"
 
     def add(self, ex: Exchange) -> Exchange:
         self.exchanges.append(ex)
@@ -150,7 +156,7 @@ class Reply:
             raise ConformanceFailure(
                 f"{what} is not JSON ({exc.__class__.__name__}: {exc})\n"
                 f"HTTP {self.status}, Content-Type: {self.content_type or '(none)'}\n"
-                f"Received: {show(self.body[:600])}\nExpected: a JSON document") from None
+                f"Received: {REDACTOR.text(show(self.body[:600]))}\nExpected: a JSON document") from None
 
     def json_object(self, what: str = "the response body") -> dict[str, Any]:
         data = self.json(what)
@@ -210,6 +216,7 @@ class ApiClient:
             headers=headers,
             timeout=httpx.Timeout(self.read_timeout, connect=connect_timeout),
             follow_redirects=False,
+            transport=GuardedTransport(),
         )
 
     def close(self) -> None:
@@ -302,8 +309,11 @@ class ApiClient:
         error = None
         try:
             if not response.status_code < 300:
-                body_bytes = response.read()[:MAX_BODY]
-                raw += body_bytes
+                for chunk in response.iter_raw():
+                    raw += chunk[: MAX_BODY - len(raw)]
+                    if len(raw) >= MAX_BODY:
+                        error = f"the error body is larger than {MAX_BODY} bytes; the suite stopped reading it"
+                        break
             else:
                 for chunk in response.iter_raw():
                     if len(raw) < MAX_BODY:
@@ -322,8 +332,9 @@ class ApiClient:
                 else:
                     events.extend(parser.close())
         except httpx.ReadTimeout:
-            error = (f"stream stalled after {len(events)} events: no byte for "
-                     f"{read_timeout or self.read_timeout:.0f} s")
+            waited = (request.extensions.get("timeout") or {}).get("read") or read_timeout or self.read_timeout
+            note = (" (shortened: earlier streams stalled too)" if request.extensions.get("rc_shortened") else "")
+            error = f"stream stalled after {len(events)} events: no byte for {waited:g} s{note}"
         except httpx.HTTPError as exc:
             error = f"stream broke after {len(events)} events: {_transport_error(exc, self.read_timeout)}"
         finally:
@@ -340,6 +351,10 @@ class ApiClient:
 
 
 def _transport_error(exc: httpx.HTTPError, read_timeout: float) -> str:
+    if isinstance(exc, ServerGone | BodyTooLarge):
+        return str(exc)
+    if isinstance(exc, httpx.ConnectError) and LIVENESS.dead:  # this very failure showed the server died
+        return LIVENESS.dead
     if isinstance(exc, httpx.ConnectError):
         return f"connection failed ({exc}); is the server running and the URL right?"
     if isinstance(exc, httpx.ConnectTimeout):

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from conformance import http as http_layer
-from conformance import lifecycle
+from conformance import guard, lifecycle
 from conformance.checks import ConformanceFailure
 from conformance.profiles import PROFILES, ProfileError, declared_unsupported, unsupported_feature
 from conformance.requirements import REGISTRY, Requirement
@@ -50,6 +50,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="write every test's requirement, outcome and message to this JSON file")
     group.addoption("--refserver-defect", default=None,
                     help="plant this defect in the embedded reference server (self-tests, demos)")
+    group.addoption("--fuzz-examples", type=int, default=25,
+                    help="generated requests per fuzz requirement (ROBUST-FUZZ-*; 0 skips them; default: 25)")
+    group.addoption("--fuzz-seed", type=int, default=20240611,
+                    help="seed of the generated requests; the same seed replays the same requests")
+    group.addoption("--load-concurrency", type=int, default=8,
+                    help="concurrent requests of the load requirements (ROBUST-LOAD-*; 0 skips them; at most 64; "
+                    "they go only to the server under test; default: 8)")
     lifecycle.add_options(group)  # --server-image, --server-preset, --server-cmd, ...
 
 
@@ -76,6 +83,9 @@ def _is_worker(config: pytest.Config) -> bool:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "requirement(id, level): the conformance requirement a test checks")
+    problem = guard.option_problem(config.option, {r.feature for r in REGISTRY if r.feature})
+    if problem:
+        raise pytest.UsageError(f"responses-conformance: {problem}")
     if _is_worker(config):
         raw = config.workerinput.get("rc_server")  # type: ignore[attr-defined]
         if raw:
@@ -211,6 +221,7 @@ def server(pytestconfig: pytest.Config) -> ServerHandle:
             handle = start_server(pytestconfig)
         except ServerProblem as exc:
             pytest.exit(f"responses-conformance: {exc}", returncode=4)
+    guard.LIVENESS.configure(handle.url, handle.model, handle.api_key)  # for its probe of a silent server
     return handle
 
 
@@ -235,6 +246,7 @@ def sdk(server: ServerHandle, pytestconfig: pytest.Config) -> Any:
     timeout = pytestconfig.option.request_timeout
     http_client = httpx.Client(
         timeout=httpx.Timeout(timeout, connect=10.0),
+        transport=guard.GuardedTransport(max_body=http_layer.MAX_BODY * 8),  # fail fast, bounded memory
         event_hooks={"request": [_sdk_request], "response": [_sdk_response]},
     )
     client = openai.OpenAI(base_url=server.url, api_key=server.api_key or "none", max_retries=0,
@@ -264,10 +276,12 @@ def _sdk_response(response: Any) -> None:
 
 @pytest.fixture(autouse=True)
 def _evidence(request: pytest.FixtureRequest) -> Any:
-    evidence = http_layer.Evidence()
+    evidence = http_layer.Evidence(request.node.nodeid)
     token = http_layer.CURRENT.set(evidence)
+    test_token = guard.CURRENT_TEST.set(request.node.nodeid)
     request.node.stash[EVIDENCE_KEY] = evidence
     yield evidence
+    guard.CURRENT_TEST.reset(test_token)
     http_layer.CURRENT.reset(token)
 
 
@@ -279,6 +293,8 @@ EVIDENCE_KEY = pytest.StashKey[http_layer.Evidence]()
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    if call.excinfo is not None:  # before any report (ours, JUnit, Allure) renders the exception
+        guard.redact_exception(call.excinfo.value, http_layer.REDACTOR.text)
     report = yield
     req = requirement_of(item)
     evidence = item.stash.get(EVIDENCE_KEY, None)
@@ -287,6 +303,14 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         report.user_properties.append(("evidence", json.dumps([ex.as_dict() for ex in evidence.exchanges[-6:]])))
     if call.excinfo is not None and req is not None and call.excinfo.errisinstance(ConformanceFailure):
         report.longrepr = format_failure(req, str(call.excinfo.value), evidence)
+    elif call.excinfo is not None and req is not None:
+        # transport, SDK and JSON errors the server caused: the failure shape, not our traceback
+        message = guard.server_caused(call.excinfo.value)
+        if message:
+            report.longrepr = format_failure(req, message, evidence)
+    if req is not None:
+        guard.note_dead_server(report)
+    guard.redact_report(report, http_layer.REDACTOR.text)
     return report
 
 

@@ -28,7 +28,7 @@ class ServerHandle:
 
     url: str
     model: str
-    api_key: str | None = None
+    api_key: str | None = field(default=None, repr=False)  # never in a traceback's locals
     kind: str = "remote"  # remote | embedded | docker | process
     info: dict[str, Any] = field(default_factory=dict)  # version, image digest, models, ...
 

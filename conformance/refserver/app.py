@@ -36,6 +36,7 @@ class Ctx:
     body: Any = None
     stream: bool = False
     state: dict[str, Any] = field(default_factory=dict)
+    handler: Any = None  # the connection's handler: headers, and closing it (robustness defects)
 
 
 class RefServer(ThreadingHTTPServer):
@@ -188,7 +189,7 @@ class Handler(BaseHTTPRequestHandler):
     # -- plumbing -------------------------------------------------------------------------------
 
     def _ctx(self) -> Ctx:
-        return Ctx(self.server, self.command, urlsplit(self.path).path)
+        return Ctx(self.server, self.command, urlsplit(self.path).path, handler=self)
 
     def _send(self, ctx: Ctx, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
         body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()

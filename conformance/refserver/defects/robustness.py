@@ -1,5 +1,382 @@
-"""Planted defects of the 'robustness' area."""
+"""Planted defects of the 'robustness' area: garbage on the wire, streams that stall or break,
+a server that dies or hangs, crashes on unusual or wrongly typed input, concurrency bugs and a
+leaked API key.
+
+Defects that make the suite wait (stalls, hangs) ask the self-test for a short request timeout
+(`needs`), so each costs seconds.  Per-server state (request counters, in-flight requests) lives
+in `_state(ctx)`, so several reference servers in one process do not share it.
+"""
 
 from __future__ import annotations
 
-from conformance.refserver.defects import defect  # noqa: F401
+import json
+import threading
+import time
+import weakref
+from collections.abc import Iterator
+from typing import Any
+
+from conformance.refserver.defects import defect
+from conformance.refserver.engine import ApiError
+
+_STATES: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
+_STATES_LOCK = threading.Lock()
+STALL_SECONDS = 120.0  # far beyond any self-test read timeout; the client gives up first
+SHORT_TIMEOUT = ("--request-timeout=2",)
+
+
+def _state(ctx: Any) -> dict[str, Any]:
+    with _STATES_LOCK:
+        return _STATES.setdefault(ctx.server, {"lock": threading.Lock(), "requests": 0, "in_flight": 0,
+                                               "dead": False, "slot": None})
+
+
+def _is_create(ctx: Any) -> bool:
+    return ctx.method == "POST" and ctx.path.rstrip("/") == "/v1/responses"
+
+
+def _drop_connection(ctx: Any) -> None:
+    """Close this connection without (finishing) an answer, as a crashed process would."""
+    ctx.handler.close_connection = True
+    raise ConnectionResetError("planted defect: connection dropped")
+
+
+# -- garbage on the wire (ROBUST-HTTP-*) ---------------------------------------------------------
+
+BAD_GATEWAY = b"""<html>
+<head><title>502 Bad Gateway</title></head>
+<body>
+<center><h1>502 Bad Gateway</h1></center>
+<hr><center>nginx/1.25.3</center>
+</body>
+</html>
+"""
+
+
+@defect("html-502-page", targets=["ROBUST-HTTP-001"],
+        modelled_on="an nginx reverse proxy in front of a crashed or restarting model server (HTML 502 page "
+        "instead of JSON; vLLM #1492: /v1/models answers while generation fails)")
+class Html502Page:
+    """A successful create is replaced by an nginx HTML 502 Bad Gateway page."""
+
+    def reply(ctx, value):
+        status, headers, _ = value
+        if _is_create(ctx) and status == 200:
+            return 502, {**headers, "Content-Type": "text/html"}, BAD_GATEWAY
+        return value
+
+
+@defect("python-repr-body", targets=["ROBUST-HTTP-001"],
+        modelled_on="a handler returning str(response_dict) instead of JSON (Python repr: single quotes, "
+        "None, True) with a JSON content type")
+class PythonReprBody:
+    """A successful create's body is the Python repr of the response dict, not JSON."""
+
+    def reply(ctx, value):
+        status, headers, body = value
+        if _is_create(ctx) and status == 200:
+            return status, headers, repr(json.loads(body)).encode()
+        return value
+
+
+@defect("json-as-text-html", targets=["ROBUST-HTTP-001"],
+        modelled_on="a FastAPI/Flask handler returning a pre-serialised JSON string, served as text/html "
+        "(the framework's default for a str)")
+class JsonAsTextHtml:
+    """A successful create's JSON is served with Content-Type text/html."""
+
+    def reply(ctx, value):
+        status, headers, body = value
+        if _is_create(ctx) and status == 200:
+            return status, {**headers, "Content-Type": "text/html; charset=utf-8"}, body
+        return value
+
+
+@defect("huge-reply", targets=["ROBUST-HTTP-002"],
+        modelled_on="vLLM #49239 (a reply of >100 MB built by echoing the input per item); "
+        "here a 50 MB reply to a 16-token answer")
+class HugeReply:
+    """A successful create's JSON is padded with 50 MB of whitespace (still valid JSON)."""
+
+    def reply(ctx, value):
+        status, headers, body = value
+        if _is_create(ctx) and status == 200:
+            return status, headers, body[:-1] + b" " * (50 * 1024 * 1024) + body[-1:]
+        return value
+
+
+# -- streams (ROBUST-STREAM-*) -------------------------------------------------------------------
+
+
+@defect("stream-stalls", targets=["ROBUST-STREAM-001"], needs=SHORT_TIMEOUT,
+        modelled_on="vLLM #17972 / #7913 (generation stuck: the connection stays open, no more events)")
+class StreamStalls:
+    """Every stream goes silent after 4 events and keeps the connection open."""
+
+    def sse(ctx, chunks):
+        def stalled() -> Iterator[bytes]:
+            for n, chunk in enumerate(chunks):
+                if n == 4:
+                    threading.Event().wait(STALL_SECONDS)
+                yield chunk
+        return stalled()
+
+
+@defect("stream-dropped", targets=["ROBUST-STREAM-001"],
+        modelled_on="vLLM #22341 (gpt-oss stream dies: 'Caught handled exception, but response already "
+        "started'; the connection is closed mid-response)")
+class StreamDropped:
+    """Every stream's connection is dropped after 5 events, halfway through the 6th."""
+
+    def sse(ctx, chunks):
+        def dropped() -> Iterator[bytes]:
+            for n, chunk in enumerate(chunks):
+                if n == 5:
+                    yield chunk[: len(chunk) // 2]
+                    _drop_connection(ctx)
+                yield chunk
+        return dropped()
+
+
+@defect("stream-ends-mid-event", targets=["ROBUST-STREAM-001"],
+        modelled_on="a streaming writer that stops at a buffer boundary when generation is aborted "
+        "(llama.cpp PR #28926: SSE buffer eviction cut events)")
+class StreamEndsMidEvent:
+    """Every stream ends cleanly but in the middle of its 6th event (no blank line, nothing after)."""
+
+    def sse(ctx, chunks):
+        def cut() -> Iterator[bytes]:
+            for n, chunk in enumerate(chunks):
+                if n == 5:
+                    yield chunk[: len(chunk) // 2]
+                    return
+                yield chunk
+        return cut()
+
+
+@defect("stream-invalid-utf8", targets=["ROBUST-STREAM-002"],
+        modelled_on="llama.cpp #4036 / PR #4446 and llamafile PR #727 (a multi-byte character split across "
+        "tokens sent as two invalid UTF-8 fragments in consecutive events)")
+class StreamInvalidUtf8:
+    """The first two text deltas carry one emoji's UTF-8 bytes, split between them (invalid in each)."""
+
+    def sse(ctx, chunks):
+        def split() -> Iterator[bytes]:
+            carry = b""
+            done = False
+            for chunk in chunks:
+                if not done and b'"response.output_text.delta"' in chunk:
+                    head, sep, tail = chunk.partition(b'"delta": "')
+                    emoji = "🙂".encode()  # 4 bytes: 2 go with this delta, 2 with the next event
+                    chunk, carry, done = head + sep + emoji[:2] + tail, emoji[2:], True
+                elif carry and b'"delta": "' in chunk:
+                    head, sep, tail = chunk.partition(b'"delta": "')
+                    chunk, carry = head + sep + carry + tail, b""
+                yield chunk
+        return split()
+
+
+# -- a server that dies or hangs (ROBUST-ALIVE-001) ----------------------------------------------
+
+DIE_AFTER = 10  # requests: the preflight's two, then a few of the run
+
+
+@defect("dies-mid-run", targets=["ROBUST-ALIVE-001"],
+        modelled_on="vLLM #10812 / #10024 ('MQLLMEngine is already dead, terminating server process': "
+        "the server exits mid-run)")
+class DiesMidRun:
+    """After 10 requests the server stops: it stops listening and drops every open connection."""
+
+    def route(ctx, value, method, path):
+        st = _state(ctx)
+        with st["lock"]:
+            st["requests"] += 1
+            first = not st["dead"] and st["requests"] > DIE_AFTER
+            if first:
+                st["dead"] = True
+        if first:
+            server = ctx.server
+
+            def stop() -> None:  # not on this thread: shutdown() waits for the serving loop
+                server.shutdown()
+                server.server_close()
+            threading.Thread(target=stop, daemon=True).start()
+        if st["dead"]:
+            _drop_connection(ctx)
+        return value
+
+
+@defect("hangs-mid-run", targets=["ROBUST-ALIVE-001"], needs=SHORT_TIMEOUT,
+        modelled_on="vLLM #17972 'server hangs and timeouts after initial requests', #7913 "
+        "(accepts connections, never answers)")
+class HangsMidRun:
+    """After 10 requests the server accepts connections but never answers."""
+
+    def route(ctx, value, method, path):
+        st = _state(ctx)
+        with st["lock"]:
+            st["requests"] += 1
+            hung = st["requests"] > DIE_AFTER
+        if hung:
+            threading.Event().wait(STALL_SECONDS)
+            _drop_connection(ctx)
+        return value
+
+
+# -- unusual or wrongly typed input (ROBUST-FUZZ-*) ----------------------------------------------
+
+
+def _texts(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, list):
+        for v in value:
+            yield from _texts(v)
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from _texts(v)
+
+
+@defect("non-bmp-input-500", targets=["ROBUST-FUZZ-001"],
+        modelled_on="\"'utf-8' codec can't encode characters: surrogates not allowed\" crashes on emoji "
+        "(Aider-AI/aider #3693, #3844 through LiteLLM: a 500 for valid text)")
+class NonBmpInput500:
+    """Input text with a character outside the Basic Multilingual Plane (emoji) crashes the request (500)."""
+
+    def request(ctx, body):
+        if isinstance(body, dict) and any(ord(c) > 0xFFFF for t in _texts(body.get("input")) for c in t):
+            raise UnicodeEncodeError("utf-8", "\ud83d", 0, 1, "surrogates not allowed")
+        return body
+
+
+@defect("temperature-zero-rejected", targets=["ROBUST-FUZZ-001"],
+        modelled_on="huggingface/text-generation-inference #1236 ('temperature must be strictly positive': "
+        "422 for temperature 0)")
+class TemperatureZeroRejected:
+    """temperature 0 (valid: greedy) is rejected with 422."""
+
+    def request(ctx, body):
+        if isinstance(body, dict) and body.get("temperature") == 0:
+            raise ApiError(422, "`temperature` must be strictly positive", "temperature", "invalid_value")
+        return body
+
+
+@defect("wrong-type-500", targets=["ROBUST-FUZZ-002"],
+        modelled_on="vLLM #12/#13 in the catalogue class (unvalidated input reaching code that assumes its "
+        "type: AttributeError / TypeError -> 500 instead of 400)")
+class WrongType500:
+    """A wrongly typed scalar parameter reaches the engine unvalidated and crashes it (500)."""
+
+    def request(ctx, body):
+        if not isinstance(body, dict):
+            return body
+        numbers = ("temperature", "top_p", "max_output_tokens")
+        for key in numbers:
+            value = body.get(key)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+                raise TypeError(f"'<' not supported between instances of '{type(value).__name__}' and 'int'")
+        for key in ("instructions", "model", "metadata", "store", "input"):
+            value = body.get(key)
+            if value is not None and not isinstance(value, str | list | dict | bool):
+                raise AttributeError(f"'{type(value).__name__}' object has no attribute 'strip'")
+        return body
+
+
+# -- concurrency (ROBUST-LOAD-*) -----------------------------------------------------------------
+
+ENGINE_STEP = 0.05  # seconds a create takes: concurrent requests of the load test then overlap
+
+
+def _enter(ctx: Any) -> int:
+    """Count this create as in flight (until its reply); return how many others are in flight."""
+    st = _state(ctx)
+    with st["lock"]:
+        st["in_flight"] += 1
+        ctx.state["rc_counted"] = True
+        return st["in_flight"] - 1
+
+
+def _leave(ctx: Any) -> None:
+    if ctx.state.pop("rc_counted", False):
+        st = _state(ctx)
+        with st["lock"]:
+            st["in_flight"] -= 1
+
+
+@defect("concurrent-stream-dies", targets=["ROBUST-LOAD-001"],
+        modelled_on="vLLM #22341 (gpt-oss streams die under concurrent load: 'Caught handled exception, "
+        "but response already started')")
+class ConcurrentStreamDies:
+    """A stream started while another create is in flight is dropped after 3 events."""
+
+    def request(ctx, body):
+        ctx.state["rc_others"] = _enter(ctx)
+        time.sleep(ENGINE_STEP)
+        return body
+
+    def reply(ctx, value):
+        _leave(ctx)
+        return value
+
+    def sse(ctx, chunks):
+        def run() -> Iterator[bytes]:
+            try:
+                for n, chunk in enumerate(chunks):
+                    if n == 3 and ctx.state.get("rc_others"):
+                        _drop_connection(ctx)
+                    yield chunk
+            finally:
+                _leave(ctx)
+        return run()
+
+
+@defect("shared-request-slot", targets=["ROBUST-LOAD-002"],
+        modelled_on="vLLM #13408 'Response leak when processing concurrent requests', #9910 (results of "
+        "concurrent requests mixed up)")
+class SharedRequestSlot:
+    """The request being served sits in one server-wide slot; concurrent requests overwrite each other's."""
+
+    def request(ctx, body):
+        _state(ctx)["slot"] = body  # the race: no lock, one slot for the whole server
+        time.sleep(ENGINE_STEP)
+        return body
+
+    def response(ctx, resp):
+        slot = _state(ctx)["slot"]
+        if isinstance(slot, dict):
+            resp["metadata"] = slot.get("metadata") or {}
+            resp["instructions"] = slot.get("instructions")
+        return resp
+
+
+@defect("clock-response-ids", targets=["ROBUST-LOAD-002"],
+        modelled_on="InternLM/lmdeploy PR #4707 (response ids reused across requests); ids built from the "
+        "clock collide for requests served in the same second")
+class ClockResponseIds:
+    """Response ids are built from the current second, so requests served together share an id."""
+
+    def response(ctx, resp):
+        resp["id"] = f"resp_{int(time.time())}"
+        return resp
+
+
+# -- secrets (ROBUST-SECRET-001) ----------------------------------------------------------------
+
+
+@defect("echoes-api-key", targets=["ROBUST-SECRET-001"],
+        modelled_on="Unstructured-IO/unstructured-api PR #578 (the 401 detail interpolated the submitted API "
+        "key, so it landed in response bodies and logs)")
+class EchoesApiKey:
+    """Error replies quote the request's Authorization header verbatim."""
+
+    def reply(ctx, value):
+        status, headers, body = value
+        auth = ctx.handler.headers.get("Authorization") if ctx.handler is not None else None
+        if status >= 400 and auth:
+            try:
+                data = json.loads(body)
+                data["error"]["message"] += f" (request sent Authorization: {auth})"
+                body = json.dumps(data).encode()
+            except (ValueError, KeyError, TypeError):
+                body += f" (Authorization: {auth})".encode()
+        return status, headers, body

@@ -1,0 +1,395 @@
+"""Guards that keep a broken server from hanging, crashing or leaking a run.
+
+**Fail fast.**  Every HTTP call the suite makes (raw `ApiClient` and the `openai` SDK client) goes
+through a `GuardedTransport`, which keeps one `Liveness` record per test process:
+
+- a refused connection (the server answered before: preflight) means the server died: from then
+  on every request fails at once with "server stopped responding at <test>: <cause>" — unless
+  the port accepts connections again (a restarted server), which costs one instant TCP connect;
+- a request that gets no answer at all (no status line within the read timeout, or the connection
+  dropped before one) counts; after `threshold` of them in a row, one trivial request probes the
+  server: if that gets no answer either, the server is declared hung and the rest fail at once.
+  A server that hangs only on some requests (the probe answers) keeps being tested normally;
+- a stream that stalls mid-way (headers and some events, then silence) costs its test the read
+  timeout; after `threshold` streams in a row stalled, later streams get a shorter silence
+  allowance (`stall_timeout`) until one completes, so a server that stalls every stream costs
+  minutes, not one full timeout per streaming test.  A correct server never gets there.
+
+With pytest-xdist each worker keeps its own record; a refused connection is detected instantly.
+The transport also caps how much of one body it lets through (`BodyTooLarge`), so a 50 MB
+reply cannot exhaust memory in the SDK either.
+
+**Clean failures.**  `server_caused()` turns the exceptions a misbehaving server provokes in a
+test (SDK status/connection/timeout errors, pydantic and JSON errors on garbage, httpx transport
+errors) into the suite's failure text, so the report shows what the server did, not our traceback.
+
+**No secrets.**  `redact_exception()` and `redact_report()` remove known secret values from an
+exception and from a finished pytest report, before any reporter (terminal, JUnit, Allure,
+results JSON) renders them; evidence is already redacted where it is recorded (`http.REDACTOR`).
+
+**Bad options.**  `option_problem()` names the first malformed option, for one clear usage error.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import socket
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+# the nodeid of the running test, set by the plugin (copied into worker threads by `load`)
+CURRENT_TEST: contextvars.ContextVar[str | None] = contextvars.ContextVar("rc_current_test", default=None)
+
+
+class ServerGone(httpx.TransportError):
+    """The server was found dead earlier in this run; the request was not sent."""
+
+
+class BodyTooLarge(httpx.TransportError):
+    """A reply was larger than the suite lets through."""
+
+
+@dataclass
+class Liveness:
+    threshold: int = 3
+    stall_timeout: float = 5.0
+    base_url: str | None = None  # the API base (ends in /v1), for the probe
+    model: str | None = None
+    api_key: str | None = None
+    dead: str | None = None  # the stated cause, once the server is found dead
+    dead_by_refusal: bool = False
+    unanswered: int = 0  # requests in a row that got no answer
+    stalled: int = 0  # streams in a row that stalled mid-way
+    history: list[str] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def configure(self, base_url: str, model: str | None, api_key: str | None) -> None:
+        self.base_url, self.model, self.api_key = base_url.rstrip("/"), model, api_key
+
+    def reset(self) -> None:
+        with self._lock:
+            self.dead, self.dead_by_refusal, self.unanswered, self.stalled = None, False, 0, 0
+            self.history.clear()
+
+    @property
+    def stalling(self) -> bool:
+        return self.stalled >= self.threshold
+
+    # -- events from the transport --------------------------------------------------------------
+
+    def before(self, request: httpx.Request) -> None:
+        """Refuse to send when the server is known dead (a refused port is re-checked: it is instant)."""
+        if self.dead is None:
+            return
+        if self.dead_by_refusal and _port_open(request.url):
+            with self._lock:
+                self.dead, self.dead_by_refusal, self.unanswered = None, False, 0
+            return
+        raise ServerGone(self.dead, request=request)
+
+    def answered(self) -> None:
+        with self._lock:
+            self.unanswered = 0
+
+    def refused(self, request: httpx.Request, exc: Exception) -> None:
+        if _port_open(request.url):
+            return  # a transient failure: the port accepts connections
+        with self._lock:
+            if self.dead is None:
+                self.dead = (f"server stopped responding at {_where()}: connection refused ({exc}); it answered "
+                             "earlier in the run, so it has probably crashed or been stopped")
+                self.dead_by_refusal = True
+
+    def no_answer(self, request: httpx.Request, exc: Exception) -> None:
+        with self._lock:
+            self.unanswered += 1
+            self.history.append(f"{request.method} {request.url.path} at {_where()}: {_describe(exc)}")
+            if self.unanswered < self.threshold or self.dead is not None:
+                return
+        probe = self._probe(request)
+        with self._lock:
+            if probe is None:
+                self.unanswered = 0  # the server answers simple requests: it hangs only on some
+                return
+            if self.dead is None:
+                self.dead = (f"server stopped responding at {_where()}: {self.threshold} requests in a row got "
+                             f"no answer (last: {_describe(exc)}), and a trivial request did not get one "
+                             f"either ({probe})")
+
+    def stream_stalled(self) -> None:
+        with self._lock:
+            self.stalled += 1
+
+    def stream_completed(self) -> None:
+        with self._lock:
+            self.stalled = 0
+
+    # -- the probe ------------------------------------------------------------------------------
+
+    def _probe(self, request: httpx.Request) -> str | None:
+        """None when a trivial create gets an answer (any status); else why not."""
+        timeout = _read_timeout(request) or 10.0
+        if self.base_url and self.model:
+            url = self.base_url + "/responses"
+            body: Any = {"model": self.model, "input": "Say OK.", "max_output_tokens": 16}
+        else:
+            url, body = str(request.url), None
+        headers = {"Content-Type": "application/json"}
+        auth = request.headers.get("authorization")
+        if self.api_key:
+            headers["Authorization"] = f"Bearer {self.api_key}"
+        elif auth:
+            headers["Authorization"] = auth
+        try:
+            with httpx.Client(timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0))) as client:
+                if body is None:
+                    client.get(url, headers=headers)
+                else:
+                    client.post(url, content=json.dumps(body), headers=headers)
+        except httpx.HTTPError as exc:
+            return f"probe {'POST /responses' if body is not None else 'GET'}: {_describe(exc)}"
+        return None
+
+
+LIVENESS = Liveness()
+
+
+def _where() -> str:
+    return CURRENT_TEST.get() or "(outside a test)"
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, httpx.ReadTimeout | httpx.ConnectTimeout | httpx.WriteTimeout | httpx.PoolTimeout):
+        return f"no answer within the timeout ({exc.__class__.__name__})"
+    return f"{exc.__class__.__name__}: {exc}"
+
+
+def _read_timeout(request: httpx.Request) -> float | None:
+    timeout = request.extensions.get("timeout") or {}
+    return timeout.get("read")
+
+
+def _port_open(url: httpx.URL) -> bool:
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        with socket.create_connection((url.host, port), timeout=1.0):
+            return True
+    except OSError:
+        return False
+
+
+def _is_stream_request(request: httpx.Request) -> bool:
+    if "text/event-stream" in request.headers.get("accept", ""):
+        return True
+    try:
+        body = request.content
+    except httpx.RequestNotRead:
+        return False
+    return b'"stream": true' in body or b'"stream":true' in body
+
+
+class GuardedTransport(httpx.BaseTransport):
+    """An httpx transport that reports to `Liveness` and caps body size."""
+
+    def __init__(self, inner: httpx.BaseTransport | None = None, liveness: Liveness | None = None,
+                 max_body: int | None = None) -> None:
+        self.inner = inner or httpx.HTTPTransport()
+        self.liveness = liveness or LIVENESS
+        self.max_body = max_body
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        live = self.liveness
+        live.before(request)
+        streaming = _is_stream_request(request)
+        if streaming and live.stalling:
+            timeout = dict(request.extensions.get("timeout") or {})
+            if timeout.get("read") is None or timeout["read"] > live.stall_timeout:
+                timeout["read"] = live.stall_timeout
+                request.extensions["timeout"] = timeout
+                request.extensions["rc_shortened"] = True
+        try:
+            response = self.inner.handle_request(request)
+        except httpx.ConnectError as exc:
+            live.refused(request, exc)
+            raise
+        except (httpx.TimeoutException, httpx.RemoteProtocolError) as exc:
+            live.no_answer(request, exc)
+            raise
+        live.answered()
+        response.stream = _WatchedStream(response.stream, live, request, streaming, self.max_body)
+        return response
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+class _WatchedStream(httpx.SyncByteStream):
+    def __init__(self, inner: Any, liveness: Liveness, request: httpx.Request, streaming: bool,
+                 max_body: int | None) -> None:
+        self.inner, self.liveness, self.request = inner, liveness, request
+        self.streaming, self.max_body = streaming, max_body
+
+    def __iter__(self) -> Iterator[bytes]:
+        size = 0
+        try:
+            for chunk in self.inner:
+                size += len(chunk)
+                if self.max_body is not None and size > self.max_body:
+                    raise BodyTooLarge(f"the reply is larger than {self.max_body} bytes; the suite stopped reading it",
+                                       request=self.request)
+                yield chunk
+        except httpx.ReadTimeout as exc:
+            if size == 0:  # a status line, then nothing at all: as good as no answer
+                self.liveness.no_answer(self.request, exc)
+            elif self.streaming:
+                self.liveness.stream_stalled()
+            raise
+        if self.streaming:
+            self.liveness.stream_completed()
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+# -- exceptions the server caused ---------------------------------------------------------------
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        yield cur
+        cur = cur.__cause__ or cur.__context__
+
+
+def server_caused(exc: BaseException) -> str | None:
+    """The failure text (at / Received / Expected) for an exception a misbehaving server caused, or None."""
+    for link in _chain(exc):
+        if isinstance(link, ServerGone | BodyTooLarge):
+            return f"at: {_request_of(link)}\nReceived: {link}\nExpected: a complete answer"
+    try:
+        import openai
+    except ImportError:  # pragma: no cover - openai is a dependency
+        openai = None  # type: ignore[assignment]
+    name = exc.__class__.__name__
+    if openai is not None and isinstance(exc, openai.APIStatusError):
+        body = exc.response.text if exc.response is not None else ""
+        return (f"at: openai SDK call {_request_of(exc)}\nReceived: HTTP {exc.status_code} "
+                f"{_short(body)}\nExpected: a successful reply ({name})")
+    if openai is not None and isinstance(exc, openai.APITimeoutError):
+        return (f"at: openai SDK call {_request_of(exc)}\nReceived: no complete answer within the request timeout\n"
+                f"Expected: an answer ({name})")
+    if openai is not None and isinstance(exc, openai.APIConnectionError):
+        cause = exc.__cause__ or exc.__context__
+        why = f"{cause.__class__.__name__}: {cause}" if cause else str(exc)
+        return (f"at: openai SDK call {_request_of(exc)}\nReceived: the call failed: {why}\n"
+                f"Expected: a complete HTTP answer ({name})")
+    if openai is not None and isinstance(exc, openai.APIResponseValidationError):
+        return (f"at: openai SDK call {_request_of(exc)}\nReceived: a reply the SDK rejects: {_short(str(exc))}\n"
+                "Expected: a reply matching the SDK's types")
+    if _is_pydantic_error(exc):
+        return (f"at: parsing the server's reply with the openai SDK types\nReceived: {_short(str(exc))}\n"
+                "Expected: a reply matching the SDK's types")
+    if isinstance(exc, json.JSONDecodeError):
+        return (f"at: a JSON document from the server (line {exc.lineno}, column {exc.colno})\n"
+                f"Received: {_short(exc.doc[max(0, exc.pos - 200):exc.pos + 200])}\nExpected: valid JSON ({exc.msg})")
+    if isinstance(exc, UnicodeDecodeError):
+        return (f"at: bytes from the server (position {exc.start})\nReceived: {_short(repr(exc.object[:200]))}\n"
+                f"Expected: valid UTF-8 ({exc.reason})")
+    if isinstance(exc, httpx.TimeoutException):
+        return f"at: {_request_of(exc)}\nReceived: no answer within the timeout ({name})\nExpected: an answer"
+    if isinstance(exc, httpx.HTTPError):
+        return f"at: {_request_of(exc)}\nReceived: {name}: {exc}\nExpected: a complete HTTP answer"
+    return None
+
+
+def _request_of(exc: BaseException) -> str:
+    try:
+        request = exc.request  # type: ignore[attr-defined]
+    except (AttributeError, RuntimeError):
+        return "an HTTP call"
+    return f"{request.method} {request.url}" if request is not None else "an HTTP call"
+
+
+def _short(text: str, limit: int = 800) -> str:
+    return text if len(text) <= limit else text[:limit] + f"... ({len(text)} characters)"
+
+
+def _is_pydantic_error(exc: BaseException) -> bool:
+    try:
+        import pydantic
+    except ImportError:  # pragma: no cover
+        return False
+    return isinstance(exc, pydantic.ValidationError)
+
+
+# -- secrets ------------------------------------------------------------------------------------
+
+
+def redact_exception(exc: BaseException, redact: Any) -> None:
+    """Remove secrets from the messages of an exception and its causes (reporters render them)."""
+    for link in _chain(exc):
+        try:
+            args = tuple(redact(a) if isinstance(a, str) else a for a in link.args)
+            if args != link.args:
+                link.args = args
+            for attr in ("message", "msg"):  # SDK errors keep .message; pytest's skip/fail keep .msg
+                value = getattr(link, attr, None)
+                if isinstance(value, str) and redact(value) != value:
+                    setattr(link, attr, redact(value))
+        except (AttributeError, TypeError):  # an exception type with read-only fields
+            continue
+
+
+def note_dead_server(report: Any) -> None:
+    """A test that failed after the server was found dead says so, whatever its own message is
+    (an SDK's "Connection error." names no cause)."""
+    if not (report.failed and LIVENESS.dead) or report.longrepr is None:
+        return
+    text = str(report.longrepr)
+    if "server stopped responding" not in text:
+        report.longrepr = f"{text}\nNote: {LIVENESS.dead}"
+
+
+def redact_report(report: Any, redact: Any) -> None:
+    """Remove secrets from a finished pytest report: its failure text and captured output."""
+    if report.longrepr is not None:
+        if isinstance(report.longrepr, tuple) and len(report.longrepr) == 3:
+            path, line, reason = report.longrepr
+            report.longrepr = (path, line, redact(str(reason)))
+        else:
+            text = str(report.longrepr)
+            if redact(text) != text:
+                report.longrepr = redact(text)
+    report.sections = [(title, redact(content)) for title, content in report.sections]
+
+
+# -- options ------------------------------------------------------------------------------------
+
+MAX_CONCURRENCY = 64
+
+
+def option_problem(opt: Any, features: set[str]) -> str | None:
+    """The first malformed suite option, as one sentence saying how to fix it; None when all are fine."""
+    timeout = getattr(opt, "request_timeout", 60.0)
+    if not timeout > 0 or timeout != timeout:
+        return f"--request-timeout must be a positive number of seconds, not {timeout:g}"
+    examples = getattr(opt, "fuzz_examples", 0)
+    if examples < 0:
+        return f"--fuzz-examples must be 0 (no fuzzing) or more, not {examples}"
+    concurrency = getattr(opt, "load_concurrency", 0)
+    if not 0 <= concurrency <= MAX_CONCURRENCY:
+        return f"--load-concurrency must be between 0 (no load test) and {MAX_CONCURRENCY}, not {concurrency}"
+    parts = {part.strip() for f in features for part in f.split(",") if part.strip()}
+    known = parts | {p.split(".")[0] for p in parts}
+    for name in (n.strip() for n in (getattr(opt, "unsupported", "") or "").split(",")):
+        if name and not any(k == name or k.startswith(name + ".") for k in known):
+            return (f"--unsupported names an unknown feature {name!r}; known features: "
+                    f"{', '.join(sorted(known))}")
+    return None

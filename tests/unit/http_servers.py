@@ -1,0 +1,115 @@
+"""Raw loopback servers that misbehave byte by byte, and fixtures, for the HTTP-layer unit tests."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+from collections.abc import Callable, Iterator
+
+from conformance import guard
+from conformance.http import CURRENT, ApiClient, Evidence
+
+Handler = Callable[[socket.socket], None]
+
+
+class RawServer:
+    """A loopback TCP server; each connection is handed to `handler` on its own thread."""
+
+    def __init__(self, handler: Handler, port: int = 0) -> None:
+        self.handler = handler
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", port))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.stop = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def _accept(self) -> None:
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        with conn:
+            try:
+                read_request(conn)
+                self.handler(conn)
+            except OSError:
+                pass
+
+    def close(self) -> None:
+        self.stop.set()
+        with contextlib.suppress(OSError):  # wakes the blocked accept(); close() alone leaves it listening
+            self.sock.shutdown(socket.SHUT_RDWR)
+        self.sock.close()
+
+
+def read_request(conn: socket.socket) -> bytes:
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = conn.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":")[1])
+    while len(body) < length:
+        body += conn.recv(65536)
+    return head
+
+
+def reply(status: str, ctype: str, body: bytes) -> bytes:
+    return (f"HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {len(body)}\r\n"
+            "Connection: close\r\n\r\n").encode() + body
+
+
+def chunked_head(ctype: str = "text/event-stream") -> bytes:
+    return f"HTTP/1.1 200 OK\r\nContent-Type: {ctype}\r\nTransfer-Encoding: chunked\r\n\r\n".encode()
+
+
+def chunk(data: bytes) -> bytes:
+    return b"%x\r\n%s\r\n" % (len(data), data)
+
+
+def event(n: int) -> bytes:
+    return f'event: response.output_text.delta\ndata: {{"type": "response.output_text.delta", "n": {n}}}\n\n'.encode()
+
+
+def fresh_liveness() -> Iterator[None]:
+    """Each test starts with a server nobody has seen die (use as an autouse fixture)."""
+    guard.LIVENESS.reset()
+    guard.LIVENESS.configure("http://127.0.0.1:9/v1", None, None)
+    guard.LIVENESS.base_url = None  # no probe unless a test sets one
+    token = CURRENT.set(Evidence("unit"))
+    yield
+    CURRENT.reset(token)
+    guard.LIVENESS.reset()
+
+
+def servers() -> Iterator[Callable[..., RawServer]]:
+    """Start raw servers (`start(handler, port=0)`); all are closed afterwards (use as a fixture)."""
+    servers: list[RawServer] = []
+
+    def start(handler: Handler, port: int = 0) -> RawServer:
+        servers.append(RawServer(handler, port))
+        return servers[-1]
+
+    yield start
+    for s in servers:
+        s.close()
+
+
+def client(server: RawServer, timeout: float = 1.0) -> ApiClient:
+    return ApiClient(server.url, None, timeout=timeout, connect_timeout=1.0)
