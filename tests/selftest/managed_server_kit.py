@@ -4,6 +4,7 @@ run pytest in a subprocess, find our containers, wait for things, build the loca
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import fcntl
 import os
@@ -55,6 +56,15 @@ def test_rc_probe_kill_server(server):
 def test_rc_probe_after_kill(api, i):
     assert api.request("GET", "/models").status == 200
 '''
+
+
+def options(**given: object) -> argparse.Namespace:
+    """The plugin's server options as pytest parses them (every default), with `given` set."""
+    base = dict(server_url=None, server_image=None, server_preset=None, server_args=None, server_env=None,
+                server_volume=None, gpus=None, shm_size=None, ipc=None, server_startup_timeout=None,
+                keep_server=False, server_cmd=None, server_log_dir=None, model=None, api_key=None)
+    base.update(given)
+    return argparse.Namespace(**base)
 
 
 def env_for_child(**extra: str) -> dict[str, str]:

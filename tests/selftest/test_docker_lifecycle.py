@@ -31,6 +31,7 @@ from managed_server_kit import (
     docker_client,
     engine_lock,
     interrupt,
+    options,
     output,
     probe_file,
     remove_all_of,
@@ -268,6 +269,42 @@ def test_gpus_are_requested_exactly_as_docker_run_does(engine, ours, cli):
         assert theirs.returncode == 0, theirs.stderr
         want = engine.api.inspect_container(theirs.stdout.strip())["HostConfig"]["DeviceRequests"]
         assert engine.api.inspect_container(mine.id)["HostConfig"]["DeviceRequests"] == want
+    finally:
+        for cid in (mine.id, theirs.stdout.strip()):
+            if cid:
+                with contextlib.suppress(Exception):
+                    engine.api.remove_container(cid, force=True)
+
+
+def test_vllm_preset_creates_what_the_docker_run_recipe_creates(engine, tmp_path):
+    """The vLLM recipe (`docker run --gpus all --ipc=host -p ... -v ... -e ... IMAGE ARGS`) and our
+    vllm preset give the engine the same container settings. Created, never started (no GPU here);
+    the refserver image stands in for vllm/vllm-openai, which is not present."""
+    if not shutil.which("docker"):
+        pytest.skip("no docker CLI to compare with")
+    from conformance.container import ContainerConfig
+
+    cache = tmp_path / "hf"
+    opt = options(server_image=REFSERVER_IMAGE, server_preset="vllm", model="Qwen/Qwen3-8B",
+                  server_volume=[f"{cache}:/root/.cache/huggingface"], server_env=["HF_TOKEN=hf_x0x0x0"],
+                  server_args=["--max-model-len 8192"])
+    cfg = ContainerConfig.from_options(opt)
+    mine = engine.containers.create(**cfg.create_kwargs(uuid.uuid4().hex))
+    recipe = ["docker", "create", "--gpus", "all", "--ipc=host", "-p", "127.0.0.1::8000",
+              "-v", f"{cache}:/root/.cache/huggingface", "-e", "VLLM_ENABLE_RESPONSES_API_STORE=1",
+              "-e", "HF_TOKEN=hf_x0x0x0", REFSERVER_IMAGE, "--model", "Qwen/Qwen3-8B", "--host", "0.0.0.0",
+              "--port", "8000", "--reasoning-parser", "qwen3", "--enable-auto-tool-choice", "--tool-call-parser",
+              "hermes", "--max-model-len", "8192"]
+    theirs = subprocess.run(recipe, capture_output=True, text=True)
+    try:
+        assert theirs.returncode == 0, theirs.stderr
+        want = engine.api.inspect_container(theirs.stdout.strip())
+        got = engine.api.inspect_container(mine.id)
+        for key in ("PortBindings", "IpcMode", "ShmSize", "Binds", "DeviceRequests"):
+            assert got["HostConfig"][key] == want["HostConfig"][key], key
+        assert got["Config"]["Cmd"] == want["Config"]["Cmd"]
+        assert sorted(got["Config"]["Env"]) == sorted(want["Config"]["Env"])
+        assert got["Config"]["ExposedPorts"] == want["Config"]["ExposedPorts"]
     finally:
         for cid in (mine.id, theirs.stdout.strip()):
             if cid:
