@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from conformance.refserver.engine import ApiError
 from conformance.refserver.defects import defect
+from conformance.refserver.engine import ApiError
 
 
 @defect("reasoning-not-surfaced", targets=["SEED-001"],
@@ -42,4 +42,31 @@ class EmptyAnswerAfterReasoningInput:
                 if item["type"] == "message":
                     for part in item["content"]:
                         part["text"] = ""
+        return resp
+
+
+@defect("stream-by-default", targets=["SEED-004"],
+        modelled_on="transformers serve 5.24 (`body.get(\"stream\", True)` in cli/serving/response.py): "
+        "the SDK's responses.create() without stream gets SSE text")
+class StreamByDefault:
+    """A request that does not set `stream` is answered with an event stream instead of JSON."""
+
+    def request(ctx, body):
+        if isinstance(body, dict) and "stream" not in body:
+            body = {**body, "stream": True}
+        return body
+
+
+@defect("reasoning-item-chat-shape", targets=["SEED-001"],
+        modelled_on="LiteLLM 1.108.7 Responses->Chat bridge: reasoning item without `summary`, its text in a "
+        "content part typed `output_text` (peer run, docs/compatibility.md)")
+class ReasoningItemChatShape:
+    """Reasoning items lack `summary` and carry their text as an `output_text` content part."""
+
+    def response(ctx, resp):
+        for item in resp["output"]:
+            if item["type"] == "reasoning":
+                item.pop("summary", None)
+                item["content"] = [{"type": "output_text", "text": "".join(
+                    p.get("text", "") for p in item.get("content") or [])}]
         return resp
