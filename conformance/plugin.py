@@ -19,6 +19,14 @@ from conformance import http as http_layer
 from conformance import guard, lifecycle
 from conformance.checks import ConformanceFailure
 from conformance.profiles import PROFILES, ProfileError, declared_unsupported, unsupported_feature
+from conformance.report import (
+    add_allure_marks,
+    enable_allure,
+    finish_session,
+    fix_worker_args,
+    path_option_problem,
+    terminal_lines,
+)
 from conformance.requirements import REGISTRY, Requirement
 from conformance.results import ResultCollector
 from conformance.server import EmbeddedServer, RemoteServer, Server, ServerHandle, ServerProblem, preflight
@@ -50,6 +58,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="write every test's requirement, outcome and message to this JSON file")
     group.addoption("--refserver-defect", default=None,
                     help="plant this defect in the embedded reference server (self-tests, demos)")
+    group.addoption("--report-dir", default=None,
+                    help="write report.json, report.md, report.html, junit.xml and allure-results/ here")
     group.addoption("--fuzz-examples", type=int, default=25,
                     help="generated requests per fuzz requirement (ROBUST-FUZZ-*; 0 skips them; default: 25)")
     group.addoption("--fuzz-seed", type=int, default=20240611,
@@ -62,6 +72,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Parser, args: list[str]) -> None:
     """From any directory: a run naming a server but no tests runs the installed suite."""
+    problem = path_option_problem(early_config, args)
+    if problem:
+        raise pytest.UsageError(f"responses-conformance: {problem}")
     if not any(a.split("=")[0] in SERVER_OPTIONS for a in args):
         return
     namespace = early_config.known_args_namespace
@@ -129,10 +142,18 @@ def pytest_configure_node(node: Any) -> None:
 
 
 RESULTS_KEY = pytest.StashKey[ResultCollector]()
+REPORT_KEY = pytest.StashKey[dict]()
 
 
 # the controller's collector; logreport hooks get no config, so keep a handle to it
 _collector: contextvars.ContextVar[ResultCollector | None] = contextvars.ContextVar("collector", default=None)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    enable_allure(config)  # --report-dir DIR: allure-pytest writes DIR/allure-results (workers too)
+    if not _is_worker(config):
+        fix_worker_args(config)  # workers get --report-dir=DIR: DIR exists by then (see report.PATH_OPTIONS)
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -156,6 +177,18 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     path = session.config.option.results_json
     if path:
         collector.write_json(Path(path))
+    built = finish_session(session.config, collector, session.config.stash.get(HANDLE_KEY, None),
+                           int(session.exitstatus))
+    if built is not None:
+        session.config.stash[REPORT_KEY] = built
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    built = config.stash.get(REPORT_KEY, None)
+    if built is not None:
+        terminalreporter.write_sep("=", "responses-conformance score")
+        for line in terminal_lines(built):
+            terminalreporter.write_line(line)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -203,6 +236,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             continue
         item.user_properties.append(("requirement", req.id))
         item.user_properties.append(("level", req.level.value))
+        add_allure_marks(config, item, req)
         missing = unsupported_feature(req.feature, unsupported)
         if missing:
             item.add_marker(pytest.mark.xfail(
