@@ -44,7 +44,7 @@ REQUIREMENTS: list[Requirement] = [
     ),
     Requirement(
         "ERROR-007", MUST, AREA,
-        "A body sent as another content type than JSON (form-encoded) is rejected with a 4xx",
+        "A form-encoded body (not JSON) gets a 4xx, never a 5xx nor an error in a 2xx",
         f"POST /v1/responses requestBody content: application/json; {_4XX}", basis="sse",
     ),
     Requirement(
