@@ -92,8 +92,9 @@ REQUIREMENTS: list[Requirement] = [
     ),
     Requirement(
         "PARAM-INCLUDE-001", MUST, AREA,
-        "Every documented include value (IncludeEnum) is accepted",
-        "CreateResponse.include; IncludeEnum", basis="spec-schema",
+        "Every include value CreateResponse documents as currently supported is accepted",
+        "CreateResponse.include (items IncludeEnum; the values its description lists)", basis="spec-schema",
+        quote="Specify additional output data to include in the model response. Currently supported values are:",
     ),
     Requirement(
         "PARAM-SAMPLING-001", SHOULD, AREA,

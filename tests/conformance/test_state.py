@@ -37,6 +37,7 @@ from conformance.responses import (
     stream_ok,
     user,
 )
+from conformance.schema import Schemas
 
 QUESTION = "Say hello in five words."
 NOT_STORED_HINT = ("store defaults to true; a server that keeps no responses should be run with "
@@ -127,16 +128,30 @@ def listed(api: ApiClient, resp_id: Any, query: str = "") -> dict[str, Any]:
     return stored(api, resp_id, f"/input_items{query}", "the list of input items (ResponseItemList)")
 
 
+def item_definition(item: dict[str, Any]) -> str:
+    """The ItemResource variant an input item is listed as: a message's variant depends on its role."""
+    if item.get("type") == "message":
+        return "OutputMessage" if item.get("role") == "assistant" else "InputMessageResource"
+    return "ItemResource"
+
+
 @requirement("STATE-INPUT-001", MUST)
 def test_input_items_listed_with_ids(api, model):
     resp = create(api, model, conversation(), TRUNCATED_LIMIT)
     page = listed(api, resp.get("id"))
-    check_schema("ResponseItemList", page, "GET input_items.$")
-    data = page.get("data") or []
+    data = page.get("data") if isinstance(page.get("data"), list) else []
     c = Collector()
+    c.check(isinstance(page.get("data"), list), "GET input_items.$.data", page.get("data"), "an array of items")
     for i, item in enumerate(data):
+        if not c.check(isinstance(item, dict), f"GET input_items.$.data[{i}]", item, "an item object"):
+            continue
         c.check(isinstance(item.get("id"), str) and bool(item.get("id")), f"GET input_items.$.data[{i}].id",
                 item.get("id"), "a non-empty id (input items are listed as resources)")
+        violations = Schemas.load().check(item_definition(item), item, f"GET input_items.$.data[{i}]")
+        c.extend_violations([v for v in violations if not v.path.endswith(".id")],
+                            f"a valid {item_definition(item)} (ItemResource) per the OpenAPI schema")
+    c.extend_violations(Schemas.load().check("ResponseItemList", {**page, "data": []}, "GET input_items.$"),
+                        "a valid ResponseItemList per the OpenAPI schema")
     sent = sorted(text for _, text in CONVERSATION)
     got = sorted(item_text(it) for it in data)
     c.check(got == sent, "GET input_items.$.data[*] (texts, sorted)", got,
