@@ -295,6 +295,7 @@ def _sdk_request(request: Any) -> None:
         method=request.method, url=str(request.url),
         request_headers=http_layer.REDACTOR.headers(request.headers.multi_items()),
         request_body=http_layer._trim(body)))
+    request.extensions["rc_started"] = time.monotonic()
 
 
 def _sdk_response(response: Any) -> None:
@@ -306,6 +307,8 @@ def _sdk_response(response: Any) -> None:
     if "text/event-stream" not in response.headers.get("content-type", ""):
         response.read()
         ex.response_body = http_layer._trim(response.content)
+    # the round trip, as ApiClient records it (to the headers only, for a stream the SDK reads later)
+    ex.elapsed_ms = (time.monotonic() - response.request.extensions.get("rc_started", time.monotonic())) * 1000
 
 
 @pytest.fixture(autouse=True)
