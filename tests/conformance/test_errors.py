@@ -7,8 +7,7 @@ error-body requirements read the replies of a representative few, shared with th
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 
@@ -22,8 +21,7 @@ JSON = "application/json"
 PROMPT = "Say hi."
 
 
-@dataclass(frozen=True)
-class Bad:
+class Bad(NamedTuple):
     """A bad request: its body (`{model}` is filled in), how it is sent, and the field at fault."""
 
     name: str
