@@ -263,7 +263,7 @@ def check_schemas(s: Stream, known: Collection[str] | None = None) -> list[Probl
             continue
         for v in schemas.check_union("stream_event", e.data, f"{e.label} $"):
             suffix = v.path.split(" $", 1)[-1]
-            found.append(((e.type, suffix, v.rule),
+            found.append(((suffix, v.rule),
                           Problem(v.path, v.message, f"valid {known[e.type] if isinstance(known, dict) else e.type} "
                                   f"per the spec ({v.rule})")))
     return _grouped(found)

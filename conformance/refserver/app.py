@@ -327,9 +327,11 @@ class Handler(BaseHTTPRequestHandler):
         chunks: Iterator[bytes] = (
             f"event: {ev.get('type', 'message')}\ndata: {json.dumps(ev)}\n\n".encode() for ev in evs)
         chunks = self.server.hook("sse", ctx, chunks)
+        headers = self.server.hook("stream_headers", ctx,
+                                   {"Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache"})
         self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream; charset=utf-8")
-        self.send_header("Cache-Control", "no-cache")
+        for k, v in headers.items():
+            self.send_header(k, v)
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
         for chunk in chunks:

@@ -13,6 +13,7 @@ server at named stages; each takes the request context and the value, and return
     events(ctx, events)           the stream's event list, before numbering when `number_first`
                                   is False (default), after numbering when it is True
     sse(ctx, chunks)              the stream's bytes (an iterator of chunks) as written
+    stream_headers(ctx, headers)  the stream's HTTP headers (a dict), before they are sent
     reply(ctx, status, headers, body)   any non-streamed HTTP reply -> (status, headers, body)
     store(ctx, resp)              what is kept for GET /v1/responses/{id}; None keeps nothing
     route(ctx, method, path)      None, or (status, body) to answer a route differently
@@ -27,7 +28,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-HOOKS = ("request", "context", "plan", "response", "json_reply", "events", "sse", "reply", "store", "route")
+HOOKS = ("request", "context", "plan", "response", "json_reply", "events", "sse", "stream_headers", "reply", "store",
+         "route")
 AREA_MODULES = ("seed", "response", "items", "errors", "reasoning", "output_text", "streaming", "parameters",
                 "tools", "state", "robustness")
 
