@@ -408,3 +408,45 @@ RECORDED = {
 def test_recorded_peer_streams(name):
     got = broken(Stream.from_bytes((DATA / name).read_bytes()))
     assert set(got) == RECORDED[name], json.dumps(got, indent=1)[:3000]
+
+
+# -- end to end: valid wire variants through HTTP, the client and the grammar ---------------------
+
+
+def _crlf(ctx, chunks):
+    return (c.replace(b"\n", b"\r\n") for c in chunks)
+
+
+def _cr_in_bytes(ctx, chunks):
+    for c in chunks:  # CR framing, one byte per chunk
+        yield from (bytes([b]) for b in c.replace(b"\n", b"\r"))
+
+
+def _data_only_with_keepalives(ctx, chunks):
+    yield b": stream opened\n\n"
+    for c in chunks:
+        yield b": keep-alive\nretry: 3000\n" + c.split(b"\n", 1)[1]  # no event: line
+
+
+WIRE_VARIANTS = {"CRLF": _crlf, "CR, byte by byte": _cr_in_bytes, "data only, keep-alives": _data_only_with_keepalives}
+
+
+@pytest.mark.parametrize("variant", list(WIRE_VARIANTS))
+def test_valid_wire_variants_over_http(variant):
+    from conformance.http import ApiClient
+    from conformance.refserver import start_in_thread
+    from conformance.refserver.defects import Defect
+
+    server = start_in_thread()
+    server.defect = Defect("wire-variant", ("none",), variant, "", "unit", {"sse": WIRE_VARIANTS[variant]})
+    client = ApiClient(server.url, timeout=20)
+    try:
+        reply = client.stream("responses", {"model": "ref-reasoner", "input": "Hi", "stream": True,
+                                            "reasoning": {"summary": "auto"}})
+        s = Stream.from_reply(reply)
+        assert reply.error is None and len(s.events) > 20
+        assert broken(s) == {}
+    finally:
+        client.close()
+        server.shutdown()
+        server.server_close()
