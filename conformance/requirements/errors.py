@@ -55,7 +55,8 @@ REQUIREMENTS: list[Requirement] = [
     Requirement(
         "ERROR-009", MUST, AREA,
         'An error reply\'s body is JSON {"error": {"message", "type", "param", "code"}} per ErrorResponse',
-        "ErrorResponse; Error", basis="spec-schema",
+        "ErrorResponse; Error (the spec's error body: POST /responses 429, every 4xx of other operations)",
+        basis="spec-schema",
     ),
     Requirement(
         "ERROR-010", MUST, AREA,

@@ -178,6 +178,9 @@ def test_error_is_null_on_success(api, model):
         elif resp.get("status") != "failed":
             c.check(resp["error"] is None, f"{label}$.error", resp["error"],
                     f'null: the response did not fail (status {show(resp.get("status"))})')
+        else:
+            c.check(isinstance(resp["error"], dict), f"{label}$.error", resp["error"],
+                    'an error object {"code", "message"}: the response failed')
     c.raise_if_any()
 
 
