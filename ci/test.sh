@@ -5,6 +5,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 -m pip install -q -e '.[dev]' 2>&1 | grep -v -e '^WARNING: Location' -e 'Running pip as' || true
 python3 -m ruff check conformance tests benchmarks ci 2>/dev/null || python3 -m ruff check conformance tests
+# -- Peers: tests/selftest/test_peer_hfserve.py runs the seed scenario against a real third-party server
+# (transformers serve + a tiny reasoner; recipes in ../shared/peers, RC_PEERS_SH overrides). Its install
+# (~80 s, 1.2 GB in RC_PEERS_DIR) starts now in the background, overlapping the setup below; the test waits
+# for it (and installs itself if this did not). RC_PEERS=skip skips that test.
+export RC_PEERS_DIR="${RC_PEERS_DIR:-${TMPDIR:-/tmp}/rc-peers}"
+if [ "${RC_PEERS:-}" != "skip" ]; then
+    python3 -m conformance.peers install hfserve --peers-dir "$RC_PEERS_DIR" \
+        >"${TMPDIR:-/tmp}/rc-peers-install.log" 2>&1 &
+fi
 # -- Docker: the container self-tests (tests/selftest/test_docker_*.py) need an engine and the
 # local images. Install/start dockerd and build the images here; if that fails the run fails
 # now, with the reason, and the tests may not skip (RC_REQUIRE_DOCKER=1). RC_DOCKER=skip opts out.

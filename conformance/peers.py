@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import fcntl
 import json
 import os
 import re
@@ -134,12 +135,27 @@ class Recipes:
         return peer.name != "hfserve" or (self.peers_dir / "tiny-qwen3-reasoner" / "config.json").exists()
 
     def install(self, peer: Peer) -> float:
+        """Install `peer` unless it is; one install at a time per peer (CI starts one in the background early
+        and the test that needs the peer waits for it here)."""
         t0 = time.monotonic()
-        res = self.call("install", peer.name, timeout=self.timeouts.install)
-        # peers.sh hides pip's exit status, so the marker file is the proof
-        if res.returncode != 0 or not self.installed(peer):
-            raise PeerError(f"`peers.sh install {peer.name}` did not produce {self.peers_dir / peer.marker} "
-                            f"(exit {res.returncode}); last output: {res.stdout.strip()[-800:]}")
+        self.peers_dir.mkdir(parents=True, exist_ok=True)
+        with (self.peers_dir / f".install-{peer.name}.lock").open("w") as lock:
+            while True:
+                try:
+                    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() - t0 > self.timeouts.install:
+                        raise PeerError(f"another install of {peer.name} into {self.peers_dir} did not finish "
+                                        f"within {self.timeouts.install:.0f} s") from None
+                    time.sleep(1)
+            if self.installed(peer):
+                return time.monotonic() - t0
+            res = self.call("install", peer.name, timeout=self.timeouts.install)
+            # peers.sh hides pip's exit status, so the marker file is the proof
+            if res.returncode != 0 or not self.installed(peer):
+                raise PeerError(f"`peers.sh install {peer.name}` did not produce {self.peers_dir / peer.marker} "
+                                f"(exit {res.returncode}); last output: {res.stdout.strip()[-800:]}")
         return time.monotonic() - t0
 
     def start(self, peer: Peer) -> float:
@@ -272,10 +288,11 @@ def run_peer(session: Session, peer: Peer, report_dir: Path, tests: list[str], e
         run.version = recipes.version(peer)
         cmd = [sys.executable, "-m", "pytest", *(tests or [str(SUITE_DIR)]), "-p", "no:cacheprovider",
                "-o", "addopts=", "-q", "-rfEs", "--rootdir", str(REPO),
-               "--server-url", run.base_url, "--model", run.model, "--results-json", str(out / "results.json"),
+               f"--server-url={run.base_url}", f"--model={run.model}", f"--results-json={out / 'results.json'}",
                *peer.suite_args, *extra]
         if suite_has_option("--report-dir"):
-            cmd += ["--report-dir", str(out)]
+            # `=` form: pytest would take an existing directory given as a separate word for a test path
+            cmd.append(f"--report-dir={out}")
         env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_") and k != "OPENAI_API_KEY"}
         if key:
             env["OPENAI_API_KEY"] = key  # not on the command line: it would land in peer.json and logs
@@ -315,8 +332,8 @@ def classify(run: PeerRun, out: Path) -> None:
             counts[rec["outcome"]] = counts.get(rec["outcome"], 0) + 1
         run.counts = counts
     usage = re.search(r"^ERROR: responses-conformance: (.+)$", log, re.M)
-    if usage:
-        # the suite refused the server before any test (preflight): a configuration it does not support
+    if usage and run.base_url in usage.group(1):
+        # the suite refused this server before any test (preflight): a configuration it does not support
         run.status = "unsupported-configuration"
         run.problem = usage.group(1).strip()
     elif run.exit_code in (0, 1) and results.exists():
@@ -425,6 +442,9 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="cmd", required=True)
     sub.add_parser("list", help="the peers this command knows")
+    inst_p = sub.add_parser("install", help="install peers that are not installed yet (no start, no run)")
+    inst_p.add_argument("names", nargs="+", metavar="NAME", help="peer names or 'all'")
+    inst_p.add_argument("--install-timeout", type=float, default=Timeouts.install)
     run_p = sub.add_parser("run", help="start a peer (if needed), run the suite against it, stop what was started",
                            epilog="Options after `--` go to the suite, e.g. `run hfserve -- -n 2`.")
     run_p.add_argument("names", nargs="+", metavar="NAME", help=f"peer names or 'all' ({', '.join(ORDER)})")
@@ -440,9 +460,10 @@ def main(argv: list[str] | None = None) -> int:
     for p in (run_p, mat_p):
         p.add_argument("--report-dir", type=Path, default=DEFAULT_REPORT_DIR,
                        help=f"one sub-directory per peer (default: {DEFAULT_REPORT_DIR.relative_to(REPO)})")
-    run_p.add_argument("--peers-sh",
+    for p in (run_p, inst_p):
+        p.add_argument("--peers-sh",
                        help="the recipe script (default: $RC_PEERS_SH or <repo>/../shared/peers/peers.sh)")
-    run_p.add_argument("--peers-dir", help="where peers are installed (default: $PEERS_DIR or /tmp/peers)")
+        p.add_argument("--peers-dir", help="where peers are installed (default: $PEERS_DIR or /tmp/peers)")
     argv = list(sys.argv[1:] if argv is None else argv)
     # everything after `--` goes to the suite (pytest) untouched, e.g. `-- -n 2 --unsupported store`
     extra = argv[argv.index("--") + 1:] if "--" in argv else []
@@ -465,12 +486,21 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [n for n in names if n not in PEERS]
     if unknown:
         parser.error(f"unknown peer(s) {', '.join(unknown)}; known: {', '.join(ORDER)}")
-    recipes = Recipes.locate(args.peers_sh, args.peers_dir,
-                             Timeouts(args.install_timeout, args.start_timeout, args.suite_timeout))
+    timeouts = Timeouts(args.install_timeout) if args.cmd == "install" else \
+        Timeouts(args.install_timeout, args.start_timeout, args.suite_timeout)
+    recipes = Recipes.locate(args.peers_sh, args.peers_dir, timeouts)
     problem = recipes.problem()
     if problem:
         print(f"conformance.peers: {problem}", file=sys.stderr)
         return 3
+    if args.cmd == "install":
+        for name in names:
+            try:
+                print(f"{name}: installed in {recipes.peers_dir} ({recipes.install(PEERS[name]):.0f} s)", flush=True)
+            except PeerError as exc:
+                print(f"{name}: {exc}", file=sys.stderr)
+                return 2
+        return 0
     session = Session(recipes, install=args.install)
     worst = 0
     try:
