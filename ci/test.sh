@@ -5,6 +5,18 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 -m pip install -q -e '.[dev]' 2>&1 | grep -v -e '^WARNING: Location' -e 'Running pip as' || true
 python3 -m ruff check conformance tests benchmarks ci 2>/dev/null || python3 -m ruff check conformance tests
+# -- Chromium for the HTML report's browser test (tests/selftest/test_report_browser.py): Debian's
+# package when no Chromium/Chrome is present; if it cannot be installed that test skips and says why.
+if ! command -v chromium >/dev/null 2>&1 && ! command -v google-chrome >/dev/null 2>&1; then
+    sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo -n"
+    chromium_log="${TMPDIR:-/tmp}/rc-chromium-install.log"
+    if command -v apt-get >/dev/null 2>&1 && { $sudo apt-get update -qq \
+            && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } >"$chromium_log" 2>&1; then
+        echo "ci/test.sh: chromium installed" >&2
+    else
+        echo "ci/test.sh: chromium could not be installed (log: $chromium_log); the browser test will skip" >&2
+    fi
+fi
 # -- Peers: tests/selftest/test_peer_hfserve.py runs the seed scenario against a real third-party server
 # (transformers serve + a tiny reasoner; recipes in ../shared/peers, RC_PEERS_SH overrides). Its install
 # (~80 s, 1.2 GB in RC_PEERS_DIR) starts now in the background, overlapping the setup below; the test waits

@@ -42,6 +42,11 @@ REPORT_BODY = 4000  # characters of a request/response body kept per exchange in
 REPORT_EXCHANGES = 4  # exchanges kept per test (the last ones: the failing call is usually last)
 MESSAGE_LIMIT = 6000
 SECRET_NAME = re.compile(r"(api[-_]?key|token|secret|password|passwd|authorization|credential)", re.I)
+SECRET_FLAG = re.compile(r"(api[-_]?key|token|secret|password|passwd|credentials?)$", re.I)
+# a secret's value in a command or environment line: `--api-key VALUE`, `--hf-token=VALUE`, `HF_TOKEN=VALUE`
+SECRET_ARG = re.compile(r"(--?[\w-]*(?:api[-_]?key|token|secret|password|passwd)\b)(=|\s+)(?!\[REDACTED\])([^\s'\"]+)",
+                        re.I)
+SECRET_ENV = re.compile(r"\b([A-Z0-9_]*(?:API_KEY|TOKEN|SECRET|PASSWORD))=(?!\[REDACTED\])([^\s'\"]+)")
 ALLURE_SEVERITY = {"MUST": "critical", "SHOULD": "normal", "MAY": "minor"}
 REPORT_FILES = ("report.json", "report.md", "report.html", "junit.xml")
 
@@ -60,7 +65,10 @@ def redactor_for(secrets: Iterable[str | None] = ()) -> Redactor:
 def redact(value: Any, red: Redactor) -> Any:
     """Every string in a JSON-like value through the redactor; values of secret-named keys removed."""
     if isinstance(value, str):
-        return red.text(value)
+        text = SECRET_ARG.sub(lambda m: f"{m[1]}{m[2]}{REDACTED}", red.text(value))
+        return SECRET_ENV.sub(lambda m: f"{m[1]}={REDACTED}", text)
+    if isinstance(value, list | tuple) and value and all(isinstance(v, str) for v in value):
+        return [redact(v, red) for v in redact_command(value, red)]  # a command line: `--api-key VALUE`
     if isinstance(value, dict):
         out = {}
         for k, v in value.items():
@@ -86,7 +94,7 @@ def redact_command(args: Iterable[str], red: Redactor) -> list[str]:
             hide_next = False
             continue
         name, eq, _ = arg.partition("=")
-        if arg.startswith("-") and SECRET_NAME.search(name):
+        if arg.startswith("-") and SECRET_FLAG.search(name):
             if eq:
                 out.append(f"{name}={REDACTED}")
             else:
