@@ -5,6 +5,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 -m pip install -q -e '.[dev]' 2>&1 | grep -v -e '^WARNING: Location' -e 'Running pip as' || true
 python3 -m ruff check conformance tests benchmarks ci 2>/dev/null || python3 -m ruff check conformance tests
+# -- Peers: tests/selftest/test_peer_hfserve.py runs the seed scenario against a real third-party server
+# (transformers serve + a tiny reasoner; recipes in ../shared/peers, RC_PEERS_SH overrides). Its install
+# (~80 s, 1.2 GB in RC_PEERS_DIR) starts now in the background, overlapping the setup below; the test waits
+# for it (and installs itself if this did not). RC_PEERS=skip skips that test.
+export RC_PEERS_DIR="${RC_PEERS_DIR:-${TMPDIR:-/tmp}/rc-peers}"
+if [ "${RC_PEERS:-}" != "skip" ]; then
+    python3 -m conformance.peers install hfserve --peers-dir "$RC_PEERS_DIR" \
+        >"${TMPDIR:-/tmp}/rc-peers-install.log" 2>&1 &
+fi
 # -- Chromium for the HTML report's browser test (tests/selftest/test_report_browser.py): Debian's
 # package when no Chromium/Chrome is present; if it cannot be installed that test skips and says why.
 if ! command -v chromium >/dev/null 2>&1 && ! command -v google-chrome >/dev/null 2>&1; then
@@ -16,15 +25,6 @@ if ! command -v chromium >/dev/null 2>&1 && ! command -v google-chrome >/dev/nul
     else
         echo "ci/test.sh: chromium could not be installed (log: $chromium_log); the browser test will skip" >&2
     fi
-fi
-# -- Peers: tests/selftest/test_peer_hfserve.py runs the seed scenario against a real third-party server
-# (transformers serve + a tiny reasoner; recipes in ../shared/peers, RC_PEERS_SH overrides). Its install
-# (~80 s, 1.2 GB in RC_PEERS_DIR) starts now in the background, overlapping the setup below; the test waits
-# for it (and installs itself if this did not). RC_PEERS=skip skips that test.
-export RC_PEERS_DIR="${RC_PEERS_DIR:-${TMPDIR:-/tmp}/rc-peers}"
-if [ "${RC_PEERS:-}" != "skip" ]; then
-    python3 -m conformance.peers install hfserve --peers-dir "$RC_PEERS_DIR" \
-        >"${TMPDIR:-/tmp}/rc-peers-install.log" 2>&1 &
 fi
 # -- Docker: the container self-tests (tests/selftest/test_docker_*.py) need an engine and the
 # local images. Install/start dockerd and build the images here; if that fails the run fails
