@@ -281,11 +281,14 @@ def _set_message(key: str) -> Callable[[dict[str, Any], Any], None]:
     return apply
 
 
-def mutations(space: RequestSpace | None = None) -> list[Mutation]:
-    """One wrong value per place, the wrong type chosen from what the schema allows there."""
+def mutations(space: RequestSpace | None = None, skip: tuple[str, ...] = ()) -> list[Mutation]:
+    """One wrong value per place, the wrong type chosen from what the schema allows there; `skip`
+    leaves out parameters of features the server does not claim (e.g. "store")."""
     space = space or RequestSpace.load()
     out: list[Mutation] = []
     for key in ("temperature", "top_p", "max_output_tokens", "instructions", "metadata", "store", "model"):
+        if key in skip:
+            continue
         types = space.gen.types(space.props[key])
         if types & {"number", "integer"}:
             values, why = NOT_A_NUMBER, "a number"
@@ -313,9 +316,10 @@ def mutations(space: RequestSpace | None = None) -> list[Mutation]:
     return out
 
 
-def invalid_requests(model: str, space: RequestSpace | None = None) -> st.SearchStrategy[tuple[str, dict[str, Any]]]:
+def invalid_requests(model: str, space: RequestSpace | None = None,
+                     skip: tuple[str, ...] = ()) -> st.SearchStrategy[tuple[str, dict[str, Any]]]:
     """(what is wrong, body): a small valid request with exactly one invalid value."""
-    muts = mutations(space)
+    muts = mutations(space, skip)
 
     @st.composite
     def build(draw: Any) -> tuple[str, dict[str, Any]]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import json
+import sys
 import threading
 import time
 import traceback
@@ -55,6 +56,13 @@ class RefServer(ThreadingHTTPServer):
         self.chains: dict[str, list[dict[str, Any]]] = {}  # id -> context items (inputs + outputs)
         self.started = time.time()
         super().__init__((host, port), Handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # a client that hangs up (a timeout, a stream it stopped reading) is not a server error:
+        # no traceback on the console of the run that embeds this server
+        if self.quiet and isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
+            return
+        super().handle_error(request, client_address)
 
     @property
     def url(self) -> str:

@@ -148,7 +148,9 @@ def test_fuzz_invalid_requests_rejected(api, model, pytestconfig):
     examples, seed = pytestconfig.option.fuzz_examples, pytestconfig.option.fuzz_seed
     if examples == 0:
         pytest.skip("fuzzing disabled (--fuzz-examples 0)")
-    run = fuzz.run(api, fuzz.invalid_requests(model), fuzz.check_invalid, examples, seed, label=lambda v: v)
+    skip = () if supports(pytestconfig, "store") else ("store",)  # a field a server without storage may ignore
+    run = fuzz.run(api, fuzz.invalid_requests(model, skip=skip), fuzz.check_invalid, examples, seed,
+                   label=lambda v: v)
     _fuzz_report(run, "invalid requests", seed, examples)
 
 
@@ -201,25 +203,27 @@ def test_concurrent_responses_never_mix(api, model, pytestconfig):
             + "\n\n".join(text for _, text in problems[:6]))
 
 
-def _leaks(text: str, secret: str, window: int = 16) -> bool:
-    """The secret, or any `window`-character piece of it, appears in `text` (a masked key shows less)."""
-    if len(secret) <= window:
-        return secret in text
-    return any(secret[i:i + window] in text for i in range(len(secret) - window + 1))
+def _leaks(text: str, secret: str, random_part: str = "", window: int = 16) -> bool:
+    """The secret, or any `window` characters of its random part, appear in `text`; a key masked
+    as the OpenAI API does (a few characters at each end) shows less."""
+    if secret in text:
+        return True
+    return any(random_part[i:i + window] in text for i in range(len(random_part) - window + 1))
 
 
 @requirement("ROBUST-SECRET-001", SHOULD)
 def test_error_replies_do_not_echo_the_key(api, model, server):
-    probe = "sk-rcprobe-" + uuid.uuid4().hex + uuid.uuid4().hex[:8]
+    random_part = uuid.uuid4().hex + uuid.uuid4().hex[:8]
+    probe = "sk-rcprobe-" + random_part
     REDACTOR.add(probe)  # the evidence never shows it, whatever the server does
     invalid: dict[str, Any] = {"model": model, "input": 42, "max_output_tokens": 16}
-    replies = [("with a made-up API key", probe, api.post("responses", invalid,
-                                                           headers={"Authorization": f"Bearer {probe}"}))]
+    replies = [("with a made-up API key", probe, random_part,
+                api.post("responses", invalid, headers={"Authorization": f"Bearer {probe}"}))]
     if server.api_key and len(server.api_key) >= 8:
-        replies.append(("with the run's API key", server.api_key, api.post("responses", invalid)))
-    for how, key, reply in replies:
-        text = reply.body.decode("utf-8", "replace")
-        if _leaks(text, key) or _leaks(" ".join(reply.headers.values()), key):
+        replies.append(("with the run's API key", server.api_key, "", api.post("responses", invalid)))
+    for how, key, random, reply in replies:
+        text = reply.body.decode("utf-8", "replace") + "\n" + "\n".join(reply.headers.values())
+        if _leaks(text, key, random):
             fail(f"the HTTP {reply.status} reply to an invalid request sent {how}",
                  "the API key from the Authorization header, echoed verbatim (shown [REDACTED] in the evidence)",
                  "no credential in the reply (leave it out, or mask it as the OpenAI API does: sk-...abcd)")
