@@ -56,7 +56,17 @@ def unusual_text(min_size: int = 1, max_size: int = 120) -> st.SearchStrategy[st
     words = st.sampled_from(("Say", "hello", "briefly", "please", "in", "one", "word", "OK", "?", "!", "42"))
     piece = st.one_of(words, st.sampled_from(UNUSUAL_SNIPPETS), st.text(_CHARS, min_size=1, max_size=8))
     text = st.lists(piece, min_size=1, max_size=12).map(" ".join)
-    return text.map(lambda s: s[:max_size]).filter(lambda s: len(s) >= min_size)
+    return text.map(lambda s: fit(s, max_size)).filter(lambda s: len(s) >= min_size)
+
+
+def fit(text: str, limit: int) -> str:
+    """`text` cut to at most `limit` characters however a server counts them: code points (Python, JSON
+    Schema) or UTF-16 units (JavaScript, Java; an emoji counts 2). The spec's "maximum length of 64
+    characters" does not say which, so a valid request must be valid under both."""
+    text = text[:limit]
+    while len(text.encode("utf-16-le")) // 2 > limit:
+        text = text[:-1]
+    return text
 
 
 def long_text(size: int = LONG_TEXT // 2) -> st.SearchStrategy[str]:

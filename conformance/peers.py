@@ -229,6 +229,7 @@ class PeerRun:
     counts: dict[str, int] = field(default_factory=dict)
     command: list[str] = field(default_factory=list)
     when: str = ""
+    suite_commit: str = ""  # HEAD of the checkout the suite ran from (its working tree may hold more)
 
     def write(self, report_dir: Path) -> None:
         out = report_dir / self.name
@@ -275,7 +276,8 @@ class Session:
 def run_peer(session: Session, peer: Peer, report_dir: Path, tests: list[str], extra: list[str],
              keep_running: bool = False) -> PeerRun:
     recipes = session.recipes
-    run = PeerRun(peer.name, peer.project, when=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+    run = PeerRun(peer.name, peer.project, when=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                  suite_commit=git_head())
     out = report_dir / peer.name
     out.mkdir(parents=True, exist_ok=True)
     for stale in ("results.json", "pytest.log", "report.json"):
@@ -390,8 +392,73 @@ def matrix_markdown(report_dir: Path) -> str:
         cells = [CELL.get(o.get(rid, ""), "–") for _, o in ran]
         lines.append(f"| {rid} | {level} | " + " | ".join(cells) + " |")
     stamp = max((r.when for r, _ in runs), default="")
-    lines += ["", f"Runs: {len(runs)} peers, latest {stamp}; suite at commit {git_head()}."]
+    commits = sorted({r.suite_commit for r, _ in runs if r.suite_commit})
+    lines += ["", f"Runs: {len(runs)} peers, latest {stamp}; suite from the working tree at commit "
+              f"{', '.join(commits) or 'unknown'}."]
     return "\n".join(lines) + "\n"
+
+
+# -- the triage --------------------------------------------------------------------------------------
+#
+# ci/peers/triage.json says, for every failing requirement of every peer, what the server did, what the
+# spec asks (and where) and the verdict. Shared root causes are written once:
+#
+#   {"causes": {"stream-default": {"verdict": "server deviation", "did": "...", "spec": "..."}},
+#    "peers": {"hfserve": {"RESP-OBJECT-001": "stream-default",            # a cause id
+#                          "ERROR-002": ["wrong-type-500", "wrong-type-served"],   # several
+#                          "ERROR-004": {"verdict": "...", "did": "...", "spec": "..."}}},   # inline
+#    "any": {"PARAM-JSON-001": "json-not-enforced"}}                           # the default for every peer
+
+VERDICTS = ("server deviation", "suite bug fixed", "model did not cooperate", "unsupported configuration")
+
+
+def _causes(triage: dict[str, Any], peer: str, rid: str) -> list[dict[str, str]] | None:
+    entry = triage.get("peers", {}).get(peer, {}).get(rid, triage.get("any", {}).get(rid))
+    if entry is None:
+        return None
+    out = []
+    for one in entry if isinstance(entry, list) else [entry]:
+        cause = triage.get("causes", {}).get(one) if isinstance(one, str) else one
+        if not isinstance(cause, dict):
+            raise ValueError(f"triage of {peer} {rid}: unknown cause {one!r}")
+        if cause.get("verdict") not in VERDICTS:
+            raise ValueError(f"triage of {peer} {rid}: verdict {cause.get('verdict')!r} is not one of {VERDICTS}")
+        out.append(cause)
+    return out
+
+
+def triage_markdown(report_dir: Path, triage: dict[str, Any]) -> tuple[str, list[str]]:
+    """Per peer, per failing requirement: what the server did, what the spec says, the verdict.
+    Returns the Markdown and the failures that have no triage entry."""
+    from conformance.requirements import REGISTRY
+
+    missing: list[str] = []
+    lines: list[str] = []
+    for run, outcomes in load_runs(report_dir):
+        lines += [f"### {run.name}", ""]
+        if run.status != "ran":
+            lines += [f"Not run: {run.status}: {run.problem}", ""]
+            continue
+        bad = sorted((rid for rid, o in outcomes.items() if o in ("failed", "error")), key=_req_order())
+        if not bad:
+            lines += ["No failing requirement.", ""]
+            continue
+        lines += ["| requirement | what the server did | what the spec says (where) | verdict |",
+                  "| --- | --- | --- | --- |"]
+        for rid in bad:
+            req = REGISTRY.get(rid)
+            name = f"{rid} ({req.level.value})" if req else rid
+            causes = _causes(triage, run.name, rid)
+            if causes is None:
+                missing.append(f"{run.name} {rid}")
+                lines.append(f"| {name} | **untriaged** ({outcomes[rid]}) | | |")
+                continue
+            cell = [("<br>".join(c.get(k, "") for c in causes if c.get(k))).replace("|", "\\|")
+                    for k in ("did", "spec")]
+            verdicts = ", ".join(dict.fromkeys(c["verdict"] for c in causes))
+            lines.append(f"| {name} | {cell[0]} | {cell[1]} | {verdicts} |")
+        lines.append("")
+    return "\n".join(lines), missing
 
 
 def _req_order() -> Any:
@@ -457,6 +524,9 @@ def main(argv: list[str] | None = None) -> int:
     run_p.add_argument("--suite-timeout", type=float, default=Timeouts.suite)
     mat_p = sub.add_parser("matrix", help="one table of every run under --report-dir")
     mat_p.add_argument("--update", metavar="DOC", help="replace the generated block in this Markdown file")
+    mat_p.add_argument("--triage", type=Path, metavar="JSON",
+                       help="add the per-peer triage of every failure (e.g. ci/peers/triage.json)")
+    mat_p.add_argument("--check", action="store_true", help="exit 1 when a failure has no triage entry")
     for p in (run_p, mat_p):
         p.add_argument("--report-dir", type=Path, default=DEFAULT_REPORT_DIR,
                        help=f"one sub-directory per peer (default: {DEFAULT_REPORT_DIR.relative_to(REPO)})")
@@ -475,12 +545,18 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.cmd == "matrix":
         table = matrix_markdown(args.report_dir)
+        missing: list[str] = []
+        if args.triage:
+            text, missing = triage_markdown(args.report_dir, json.loads(args.triage.read_text()))
+            table += "\n## Triage of every failure\n\n" + text
         if args.update:
             update_doc(Path(args.update), table)
             print(f"updated {args.update}")
         else:
             sys.stdout.write(table)
-        return 0
+        if missing:
+            print(f"{len(missing)} failure(s) without triage: {', '.join(missing)}", file=sys.stderr)
+        return 1 if args.check and missing else 0
 
     names = ORDER if "all" in args.names else args.names
     unknown = [n for n in names if n not in PEERS]
