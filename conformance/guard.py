@@ -33,6 +33,7 @@ results JSON) renders them; evidence is already redacted where it is recorded (`
 from __future__ import annotations
 
 import contextvars
+import functools
 import json
 import socket
 import threading
@@ -41,6 +42,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+
+
+@functools.cache
+def tls_context() -> Any:
+    """One TLS context per process for every client: httpx builds one per client otherwise, each time
+    loading certifi's CA bundle (~50 ms of CPU, several per run, one run per planted defect)."""
+    make = getattr(httpx, "create_ssl_context", None)  # httpx >= 0.28; before: httpx's default
+    return make() if make is not None else True
+
 
 # the nodeid of the running test, set by the plugin (copied into worker threads by `load`)
 CURRENT_TEST: contextvars.ContextVar[str | None] = contextvars.ContextVar("rc_current_test", default=None)
@@ -146,7 +156,8 @@ class Liveness:
         elif auth:
             headers["Authorization"] = auth
         try:
-            with httpx.Client(timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0))) as client:
+            timeouts = httpx.Timeout(timeout, connect=min(timeout, 10.0))
+            with httpx.Client(timeout=timeouts, verify=tls_context()) as client:
                 if body is None:
                     client.get(url, headers=headers)
                 else:
@@ -198,7 +209,7 @@ class GuardedTransport(httpx.BaseTransport):
 
     def __init__(self, inner: httpx.BaseTransport | None = None, liveness: Liveness | None = None,
                  max_body: int | None = None) -> None:
-        self.inner = inner or httpx.HTTPTransport()
+        self.inner = inner or httpx.HTTPTransport(verify=tls_context())
         self.liveness = liveness or LIVENESS
         self.max_body = max_body
 
