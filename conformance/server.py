@@ -17,6 +17,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from conformance.guard import tls_context
+
 
 class ServerProblem(Exception):
     """The server cannot be tested: one clear sentence, and how to fix it."""
@@ -85,7 +87,7 @@ def preflight(handle: ServerHandle, timeout: float = 10.0) -> ServerHandle:
     check_url(handle.url)
     headers = {"Authorization": f"Bearer {handle.api_key}"} if handle.api_key else {}
     try:
-        with httpx.Client(timeout=timeout, headers=headers) as client:
+        with httpx.Client(timeout=timeout, headers=headers, verify=tls_context()) as client:
             reply = client.get(handle.url + "/models")
     except httpx.ConnectError:
         raise ServerProblem(f"cannot connect to {handle.url} (connection refused or host unreachable); "
@@ -116,7 +118,7 @@ def preflight(handle: ServerHandle, timeout: float = 10.0) -> ServerHandle:
                             f"(it lists: {', '.join(models)}); pass one of those with --model")
     root = handle.url[: -len("/v1")] if handle.url.endswith("/v1") else handle.url
     try:
-        with httpx.Client(timeout=timeout, headers=headers) as client:
+        with httpx.Client(timeout=timeout, headers=headers, verify=tls_context()) as client:
             version = client.get(root + "/version")
         if version.status_code == 200 and len(version.content) < 4096:
             handle.info.setdefault("version", version.json())
