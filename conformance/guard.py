@@ -37,6 +37,7 @@ import functools
 import json
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -62,6 +63,10 @@ class ServerGone(httpx.TransportError):
 
 class BodyTooLarge(httpx.TransportError):
     """A reply was larger than the suite lets through."""
+
+
+class BodyTooSlow(httpx.TransportError):
+    """A reply was still arriving when its request's deadline passed."""
 
 
 @dataclass
@@ -208,10 +213,11 @@ class GuardedTransport(httpx.BaseTransport):
     """An httpx transport that reports to `Liveness` and caps body size."""
 
     def __init__(self, inner: httpx.BaseTransport | None = None, liveness: Liveness | None = None,
-                 max_body: int | None = None) -> None:
+                 max_body: int | None = None, deadline: float | None = None) -> None:
         self.inner = inner or httpx.HTTPTransport(verify=tls_context())
         self.liveness = liveness or LIVENESS
         self.max_body = max_body
+        self.deadline = deadline  # seconds for a whole answer, body included (None: per-read timeouts only)
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         live = self.liveness
@@ -232,7 +238,8 @@ class GuardedTransport(httpx.BaseTransport):
             live.no_answer(request, exc)
             raise
         live.answered()
-        response.stream = _WatchedStream(response.stream, live, request, streaming, self.max_body)
+        ends = time.monotonic() + self.deadline if self.deadline else None
+        response.stream = _WatchedStream(response.stream, live, request, streaming, self.max_body, ends)
         return response
 
     def close(self) -> None:
@@ -241,9 +248,9 @@ class GuardedTransport(httpx.BaseTransport):
 
 class _WatchedStream(httpx.SyncByteStream):
     def __init__(self, inner: Any, liveness: Liveness, request: httpx.Request, streaming: bool,
-                 max_body: int | None) -> None:
+                 max_body: int | None, ends: float | None = None) -> None:
         self.inner, self.liveness, self.request = inner, liveness, request
-        self.streaming, self.max_body = streaming, max_body
+        self.streaming, self.max_body, self.ends = streaming, max_body, ends
 
     def __iter__(self) -> Iterator[bytes]:
         size = 0
@@ -253,6 +260,9 @@ class _WatchedStream(httpx.SyncByteStream):
                 if self.max_body is not None and size > self.max_body:
                     raise BodyTooLarge(f"the reply is larger than {self.max_body} bytes; the suite stopped reading it",
                                        request=self.request)
+                if self.ends is not None and time.monotonic() > self.ends:  # bytes trickling in forever
+                    raise BodyTooSlow("the reply was still arriving at the deadline per request "
+                                      "(--request-timeout)", request=self.request)
                 yield chunk
         except httpx.ReadTimeout as exc:
             if size == 0:  # a status line, then nothing at all: as good as no answer
@@ -282,7 +292,7 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
 def server_caused(exc: BaseException) -> str | None:
     """The failure text (at / Received / Expected) for an exception a misbehaving server caused, or None."""
     for link in _chain(exc):
-        if isinstance(link, ServerGone | BodyTooLarge):
+        if isinstance(link, ServerGone | BodyTooLarge | BodyTooSlow):
             return f"at: {_request_of(link)}\nReceived: {link}\nExpected: a complete answer"
     try:
         import openai

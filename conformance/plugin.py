@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from conformance import http as http_layer
 from conformance import guard, lifecycle
+from conformance import http as http_layer
 from conformance.checks import ConformanceFailure
 from conformance.profiles import PROFILES, ProfileError, declared_unsupported, unsupported_feature
 from conformance.report import (
@@ -280,7 +280,8 @@ def sdk(server: ServerHandle, pytestconfig: pytest.Config) -> Any:
     timeout = pytestconfig.option.request_timeout
     http_client = httpx.Client(
         timeout=httpx.Timeout(timeout, connect=10.0),
-        transport=guard.GuardedTransport(max_body=http_layer.MAX_BODY * 8),  # fail fast, bounded memory
+        # fail fast, bounded memory, and a deadline for a whole answer (a trickling body too)
+        transport=guard.GuardedTransport(max_body=http_layer.MAX_BODY * 8, deadline=timeout),
         event_hooks={"request": [_sdk_request], "response": [_sdk_response]},
     )
     client = openai.OpenAI(base_url=server.url, api_key=server.api_key or "none", max_retries=0,

@@ -127,6 +127,21 @@ def test_the_transport_caps_bodies_for_the_sdk(serve):
         client.get(srv.url + "/models")
 
 
+def test_the_transport_ends_a_trickling_body_at_its_deadline(serve):
+    def trickle(c: socket.socket) -> None:
+        c.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n")
+        for _ in range(1000):
+            c.sendall(b" ")
+            time.sleep(0.05)
+
+    srv = serve(trickle)
+    started = time.monotonic()
+    with httpx.Client(transport=guard.GuardedTransport(deadline=0.5), timeout=2) as client, \
+            pytest.raises(guard.BodyTooSlow):
+        client.get(srv.url + "/models")
+    assert time.monotonic() - started < 2
+
+
 # -- exceptions the server caused -> the failure shape -------------------------------------------
 
 
