@@ -187,9 +187,12 @@ def render(v: Verdict, report: dict[str, Any], baseline_path: str | None, strict
             lines.append(title)
             lines.extend(f"    {r}" for r in rows)
 
+    def failure(e: dict[str, Any]) -> str:
+        head = f"{e['id']} {e['level']} {e['outcome']}: {e['statement']}"
+        return f"{head} — {reporting.short(e.get('message'), max(60, 220 - len(head)))}"
+
     section("  new failures (not in the baseline; fix them or add them to the baseline with a reason):",
-            [f"{e['id']} {e['level']} {e['outcome']}: {e['statement']} — {reporting.short(e.get('message'), 140)}"
-             for e in v.new])
+            [failure(e) for e in v.new])
     section("  fixed (stale baseline entries: the requirement now passes; remove them from the baseline):",
             [f"{en.id} {e['level'] if e else ''}: {e['statement'] if e else ''}" for en, e in v.stale])
     section("  fixed, not gating (stale SHOULD/MAY entries; remove them):",

@@ -34,12 +34,20 @@ class Redactor:
     """Removes known secret values and credential headers from anything recorded."""
 
     SECRET_HEADERS = ("authorization", "api-key", "x-api-key", "proxy-authorization", "cookie", "set-cookie")
+    # keys that servers ignoring auth are given by convention: not secrets, and words of the API
+    # ("none" is a tool_choice value), so replacing them would corrupt every report
+    PLACEHOLDERS = frozenset({"none", "null", "empty", "dummy", "test", "token", "apikey", "api_key", "not-needed",
+                              "no-key", "sk-no-key-required", "sk-dummy", "sk-none", "sk-xxx", "placeholder"})
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
-        self.secrets = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
+        self.secrets = sorted({s for s in secrets if self.is_secret(s)}, key=len, reverse=True)
+
+    @classmethod
+    def is_secret(cls, value: str | None) -> bool:
+        return bool(value) and len(value) >= 4 and value.lower() not in cls.PLACEHOLDERS
 
     def add(self, secret: str | None) -> None:
-        if secret and len(secret) >= 4 and secret not in self.secrets:
+        if self.is_secret(secret) and secret not in self.secrets:
             self.secrets = sorted([*self.secrets, secret], key=len, reverse=True)
 
     def text(self, value: str) -> str:
