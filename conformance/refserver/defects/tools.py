@@ -68,11 +68,22 @@ class ToolArgumentsMissingRequired:
 class ToolArgumentsAsObject:
     """function_call.arguments is a JSON object, not a JSON string."""
 
-    def response(ctx, resp):
-        for item in resp.get("output", []):
-            if item.get("type") == "function_call":
-                item["arguments"] = json.loads(item["arguments"])
-        return resp
+    @staticmethod
+    def _objects(output: list) -> list:
+        return [{**it, "arguments": json.loads(it["arguments"])} if it.get("type") == "function_call" else it
+                for it in output]
+
+    def json_reply(ctx, resp):
+        return {**resp, "output": ToolArgumentsAsObject._objects(resp.get("output", []))}
+
+    def events(ctx, events):
+        # the stream's deltas still carry text; the items it hands over carry the object
+        for ev in events:
+            if isinstance(ev.get("response"), dict) and ev["response"].get("output"):
+                ev["response"] = {**ev["response"], "output": ToolArgumentsAsObject._objects(ev["response"]["output"])}
+            elif ev.get("type") == "response.output_item.done":
+                ev["item"] = ToolArgumentsAsObject._objects([ev["item"]])[0]
+        return events
 
 
 def _markup(item: dict) -> str:
