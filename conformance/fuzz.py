@@ -418,6 +418,8 @@ def run(api: ApiClient, strategy: st.SearchStrategy[Any], judge: Callable[[ApiCl
     count = [0]
 
     def one(desc: str, body: Any) -> None:
+        if result.stopped_early:  # sticky: hypothesis replays the example that stopped the run to confirm it
+            raise _Stop
         if time.monotonic() - started > seconds or LIVENESS.dead:
             result.stopped_early = True
             if LIVENESS.dead:  # no more requests to a server that is gone: one finding states why

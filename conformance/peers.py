@@ -358,8 +358,13 @@ def load_runs(report_dir: Path) -> list[tuple[PeerRun, dict[str, str]]]:
     for peer_json in sorted(report_dir.glob("*/peer.json")):
         data = json.loads(peer_json.read_text())
         run = PeerRun(**{k: v for k, v in data.items() if k in PeerRun.__dataclass_fields__})
-        results = peer_json.parent / "results.json"
-        outcomes = by_requirement(load_json(results)) if run.status == "ran" and results.exists() else {}
+        results, report = peer_json.parent / "results.json", peer_json.parent / "report.json"
+        outcomes: dict[str, str] = {}
+        if run.status == "ran" and report.exists():  # the report's verdict per requirement, as compare shows it
+            outcomes = {e["id"]: e["outcome"] for e in json.loads(report.read_text())["requirements"]
+                        if e["outcome"] != "not-run"}
+        elif run.status == "ran" and results.exists():
+            outcomes = by_requirement(load_json(results))
         runs.append((run, outcomes))
     order = {n: i for i, n in enumerate(ORDER)}
     runs.sort(key=lambda r: order.get(r[0].name, len(order)))
@@ -382,15 +387,19 @@ def matrix_markdown(report_dir: Path) -> str:
         lines.append(f"| {run.name} | {run.project} | {run.version or '–'} | {status.replace('|', '/')} | "
                      f"{tally['passed'] + tally['xpassed']} | {tally['failed']} | {tally['skipped']} | "
                      f"{tally['unsupported']} | {tally['error']} | {suite} |")
-    lines += ["", "Outcome per requirement (worst outcome over the requirement's tests; `–` not run):", ""]
-    lines.append("| requirement | level | " + " | ".join(r.name for r, _ in ran) + " |")
-    lines.append("| --- | --- | " + " | ".join("---" for _ in ran) + " |")
-    seen = sorted({rid for _, o in ran for rid in o}, key=_req_order())
-    for rid in seen:
-        req = REGISTRY.get(rid)
-        level = req.level.value if req else "?"
-        cells = [CELL.get(o.get(rid, ""), "–") for _, o in ran]
-        lines.append(f"| {rid} | {level} | " + " | ".join(cells) + " |")
+    lines.append("")
+    compared = compare_markdown(report_dir, [r for r, _ in ran])
+    if compared is not None:
+        lines.append(compared)
+    else:  # runs from before --report-dir existed: results.json only
+        lines += ["Outcome per requirement (worst outcome over the requirement's tests; `–` not run):", ""]
+        lines.append("| requirement | level | " + " | ".join(r.name for r, _ in ran) + " |")
+        lines.append("| --- | --- | " + " | ".join("---" for _ in ran) + " |")
+        for rid in sorted({rid for _, o in ran for rid in o}, key=_req_order()):
+            req = REGISTRY.get(rid)
+            level = req.level.value if req else "?"
+            cells = [CELL.get(o.get(rid, ""), "–") for _, o in ran]
+            lines.append(f"| {rid} | {level} | " + " | ".join(cells) + " |")
     stamp = max((r.when for r, _ in runs), default="")
     commits = sorted({r.suite_commit for r, _ in runs if r.suite_commit})
     lines += ["", f"Runs: {len(runs)} peers, latest {stamp}; suite from the working tree at commit "
@@ -459,6 +468,22 @@ def triage_markdown(report_dir: Path, triage: dict[str, Any]) -> tuple[str, list
             lines.append(f"| {name} | {cell[0]} | {cell[1]} | {verdicts} |")
         lines.append("")
     return "\n".join(lines), missing
+
+
+def compare_markdown(report_dir: Path, runs: list[PeerRun]) -> str | None:
+    """The requirements x peers matrix from `python -m conformance.compare` over the runs' report.json files."""
+    reports = [report_dir / r.name / "report.json" for r in runs]
+    if not runs or not all(p.exists() for p in reports):
+        return None
+    out = report_dir / "_compare"
+    res = subprocess.run([sys.executable, "-m", "conformance.compare", *map(str, reports),
+                          "--labels", ",".join(r.name for r in runs), "--out", str(out)],
+                         cwd=str(REPO), capture_output=True, text=True, timeout=300)
+    if res.returncode != 0 or not (out / "matrix.md").exists():
+        raise SystemExit(f"python -m conformance.compare failed: {res.stderr.strip()[-600:]}")
+    text = (out / "matrix.md").read_text()
+    # its title is the document's business; its tables are ours
+    return "\n".join(line for line in text.splitlines() if not line.startswith("# ")).strip() + "\n"
 
 
 def _req_order() -> Any:

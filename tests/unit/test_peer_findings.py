@@ -22,3 +22,29 @@ def test_fit_never_splits_a_character():
     assert fit("a" * 63 + "👋", 64) == "a" * 63
     assert fit("👋" * 40, 64) == "👋" * 32
     assert fit("plain", 64) == "plain"
+
+
+def test_fuzz_run_stopped_on_transport_failures_stays_stopped():
+    """transformers serve answered 3 fuzz requests badly, then well: hypothesis replayed the example that had
+    stopped the run, it passed, and ROBUST-FUZZ-002 reported a FlakyFailure traceback instead of the findings."""
+    from hypothesis import strategies as st
+
+    from conformance import fuzz
+    from conformance.http import CURRENT, Evidence, Exchange, record
+
+    calls = [0]
+
+    def judge(api, body):
+        calls[0] += 1
+        if calls[0] > fuzz.MAX_TRANSPORT_FAILURES:
+            return None  # the server recovered
+        record(Exchange("POST", "http://127.0.0.1:1/v1/responses", {}, None, error="read timed out"))
+        return "Received: no answer\nExpected: HTTP 4xx"
+
+    token = CURRENT.set(Evidence())
+    try:
+        run = fuzz.run(None, st.integers(), judge, examples=10, fuzz_seed=1)
+    finally:
+        CURRENT.reset(token)
+    assert run.stopped_early
+    assert len(run.findings) == fuzz.MAX_TRANSPORT_FAILURES
