@@ -656,3 +656,43 @@ def path_option_problem(config: Any, args: Iterable[str]) -> str | None:
     value = items[items.index(option) + 1]
     return (f"write {option}={value} (with '='): pytest took the existing path {value} for a test path before "
             f"this plugin loaded, which moved its rootdir to {config.rootpath} and changes the tests it collects")
+
+
+# -- command line: render the formats again from a report.json, or build one from results.json ----
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m conformance.report IN --out DIR`: IN is a report.json, or a --results-json file."""
+    import argparse
+
+    from conformance.results import load_json
+
+    parser = argparse.ArgumentParser(
+        prog="python -m conformance.report",
+        description="Write report.json/md/html and junit.xml from a report.json (re-render) or from a "
+                    "--results-json file (the same result model, without the run's metadata).")
+    parser.add_argument("input", help="report.json, or results.json written by pytest --results-json")
+    parser.add_argument("--out", required=True, help="directory for the reports")
+    parser.add_argument("--server-url", help="with results.json: the server the run tested")
+    parser.add_argument("--model", help="with results.json: the model the run tested")
+    args = parser.parse_args(argv)
+    path = Path(args.input)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if isinstance(data, list):
+            records = load_json(path)
+            ctx = RunContext(server={"url": args.server_url, "kind": "remote", "model": args.model},
+                             command=["python", "-m", "conformance.report", *(argv or sys.argv[1:])])
+            report = build_report(records, ctx)
+        else:
+            report = load(path)
+    except (OSError, ValueError, TypeError, UnicodeDecodeError) as exc:
+        print(f"conformance report: error: {path}: {' '.join(str(exc).split())[:300]}", file=sys.stderr)
+        return 2
+    paths = write_all(Path(args.out), report)
+    print("wrote " + ", ".join(str(p) for p in paths.values()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

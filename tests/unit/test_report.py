@@ -154,3 +154,19 @@ def test_allure_marks_map_levels_to_severities():
     links = [args[0] for name, args, kw in marks if name == "allure_link"]
     assert links == ["https://github.com/openai/openai-openapi/blob/abc/openapi.yaml"]
     assert reporting.ALLURE_SEVERITY == {"MUST": "critical", "SHOULD": "normal", "MAY": "minor"}
+
+
+def test_cli_renders_from_results_json_and_from_report_json(tmp_path, capsys):
+    from conformance.results import TestResult as Record
+
+    results = tmp_path / "results.json"
+    results.write_text(json.dumps([Record("t.py::test_x", "SEED-001", "MUST", "failed", "at: $.output").as_dict()]))
+    assert reporting.main([str(results), "--out", str(tmp_path / "a"), "--server-url", "http://h:1/v1",
+                           "--model", "m"]) == 0
+    report = json.loads((tmp_path / "a" / "report.json").read_text())
+    assert report["server"]["url"] == "http://h:1/v1"
+    assert {e["id"]: e["outcome"] for e in report["requirements"]}["SEED-001"] == "failed"
+    assert reporting.main([str(tmp_path / "a" / "report.json"), "--out", str(tmp_path / "b")]) == 0
+    assert (tmp_path / "b" / "report.html").exists() and (tmp_path / "b" / "junit.xml").exists()
+    assert reporting.main([str(tmp_path / "missing.json"), "--out", str(tmp_path / "c")]) == 2
+    assert capsys.readouterr().err.startswith("conformance report: error: ")
