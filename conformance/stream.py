@@ -431,8 +431,9 @@ def check_final_items(s: Stream) -> list[Problem]:
         want, got = projection(streamed), projection(output[oi])
         for key in sorted(set(want) | set(got)):
             if want.get(key, MISSING) != got.get(key, MISSING):
+                want_v = want.get(key, MISSING)
                 out.append(Problem(f"{where}[{oi}].{key}", got.get(key, MISSING),
-                                   f"{show(want.get(key, MISSING), 200)}, as in {d.label}"))
+                                   f"{'(absent)' if want_v is MISSING else show(want_v, 200)}, as in {d.label}"))
         for key in ("status", "encrypted_content"):
             if key in streamed and key in output[oi] and streamed[key] != output[oi][key]:
                 out.append(Problem(f"{where}[{oi}].{key}", output[oi][key], f"{streamed[key]!r}, as in {d.label}"))
