@@ -348,6 +348,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             report.longrepr = format_failure(req, message, evidence)
     if req is not None:
         guard.note_dead_server(report)
+        if report.when == "setup" and report.failed and call.excinfo is not None and (
+                call.excinfo.errisinstance(ConformanceFailure) or guard.server_caused(call.excinfo.value)):
+            # a fixture could not get the server's answer (a dead server, a rejected request): the
+            # server failed this requirement; an error stays what our own code broke
+            report.when = "call"
     guard.redact_report(report, http_layer.REDACTOR.text)
     return report
 

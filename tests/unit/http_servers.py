@@ -88,14 +88,17 @@ def event(n: int) -> bytes:
 
 
 def fresh_liveness() -> Iterator[None]:
-    """Each test starts with a server nobody has seen die (use as an autouse fixture)."""
-    guard.LIVENESS.reset()
-    guard.LIVENESS.configure("http://127.0.0.1:9/v1", None, None)
-    guard.LIVENESS.base_url = None  # no probe unless a test sets one
+    """Each test starts with a server nobody has seen die, and no probe unless it sets one; the
+    process-wide record is restored afterwards (use as an autouse fixture)."""
+    live = guard.LIVENESS
+    saved = (live.base_url, live.model, live.api_key, live.threshold, live.stall_timeout)
+    live.reset()
+    live.base_url = live.model = live.api_key = None
     token = CURRENT.set(Evidence("unit"))
     yield
     CURRENT.reset(token)
-    guard.LIVENESS.reset()
+    live.reset()
+    live.base_url, live.model, live.api_key, live.threshold, live.stall_timeout = saved
 
 
 def servers() -> Iterator[Callable[..., RawServer]]:
