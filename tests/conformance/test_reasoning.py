@@ -237,7 +237,8 @@ def history(api: Any, model: str, variant: str) -> tuple[list[dict[str, Any]], d
 def accepted(api: Any, model: str, variant: str) -> dict[str, Any]:
     inputs, extra, what = history(api, model, variant)
     resp = ask(api, model, inputs, what, **extra)
-    check(resp.get("status") in ("completed", "incomplete"), "$.status", resp.get("status", MISSING),
+    # accepted and served; a missing or odd status is the response area's (RESP-OBJECT-006)
+    check(resp.get("status") not in ("failed", "cancelled"), "$.status", resp.get("status", MISSING),
           f'"completed" (or "incomplete"): {what} answered', note=show(resp.get("error"), 300))
     return resp
 
