@@ -22,7 +22,7 @@ from typing import Any
 from conformance import report as reporting
 from conformance.report_html import CSS, ERROR_CATCHER
 
-SYMBOL = {"passed": "✅", "failed": "❌", "error": "💥", "skipped": "⏭", "unsupported": "➖", "not-run": "·"}
+SYMBOL = {"passed": "✅", "failed": "❌", "error": "💥", "skipped": "⏭", "unsupported": "➖", "not-run": "–"}
 
 
 def labels_for(reports: list[dict[str, Any]], given: list[str] | None = None) -> list[str]:
