@@ -416,13 +416,33 @@ def matrix_markdown(report_dir: Path) -> str:
 #    "peers": {"hfserve": {"RESP-OBJECT-001": "stream-default",            # a cause id
 #                          "ERROR-002": ["wrong-type-500", "wrong-type-served"],   # several
 #                          "ERROR-004": {"verdict": "...", "did": "...", "spec": "..."}}},   # inline
-#    "any": {"PARAM-JSON-001": "json-not-enforced"}}                           # the default for every peer
+#    "any": {"PARAM-JSON-001": "json-not-enforced"},                           # the default for every peer
+#    "rules": [{"peer": "hfserve", "match": "answered with an event stream", "cause": "stream-default"}]}
 
 VERDICTS = ("server deviation", "suite bug fixed", "model did not cooperate", "unsupported configuration")
 
 
-def _causes(triage: dict[str, Any], peer: str, rid: str) -> list[dict[str, str]] | None:
+def failing_messages(report_dir: Path, peer: str) -> dict[str, list[str]]:
+    """requirement -> the messages of its failed or errored tests (from results.json)."""
+    from conformance.results import load_json
+
+    out: dict[str, list[str]] = {}
+    results = report_dir / peer / "results.json"
+    for rec in load_json(results) if results.exists() else []:
+        if rec.requirement and rec.outcome in ("failed", "error"):
+            out.setdefault(rec.requirement, []).append(rec.message)
+    return out
+
+
+def _causes(triage: dict[str, Any], peer: str, rid: str, messages: list[str]) -> list[dict[str, str]] | None:
     entry = triage.get("peers", {}).get(peer, {}).get(rid, triage.get("any", {}).get(rid))
+    if entry is None:
+        # a rule names one root cause by what its failure says; it applies only when every failing test
+        # of the requirement says it (a test failing for another reason needs its own entry)
+        for rule in triage.get("rules", []):
+            if rule.get("peer", "*") in ("*", peer) and messages and all(rule["match"] in m for m in messages):
+                entry = rule["cause"]
+                break
     if entry is None:
         return None
     out = []
@@ -449,6 +469,7 @@ def triage_markdown(report_dir: Path, triage: dict[str, Any]) -> tuple[str, list
             lines += [f"Not run: {run.status}: {run.problem}", ""]
             continue
         bad = sorted((rid for rid, o in outcomes.items() if o in ("failed", "error")), key=_req_order())
+        messages = failing_messages(report_dir, run.name)
         if not bad:
             lines += ["No failing requirement.", ""]
             continue
@@ -457,7 +478,7 @@ def triage_markdown(report_dir: Path, triage: dict[str, Any]) -> tuple[str, list
         for rid in bad:
             req = REGISTRY.get(rid)
             name = f"{rid} ({req.level.value})" if req else rid
-            causes = _causes(triage, run.name, rid)
+            causes = _causes(triage, run.name, rid, messages.get(rid, []))
             if causes is None:
                 missing.append(f"{run.name} {rid}")
                 lines.append(f"| {name} | **untriaged** ({outcomes[rid]}) | | |")
