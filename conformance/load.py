@@ -78,7 +78,8 @@ def _create(api: ApiClient, model: str, index: int, streamed: bool) -> Outcome:
         if streamed:
             _judge_stream(out, api.stream("responses", {**body, "stream": True}))
         else:
-            reply = api.post("responses", body)
+            # `stream: false` said explicitly: the default is STREAM-HTTP-002's to judge, not a load failure
+            reply = api.post("responses", {**body, "stream": False})
             out.exchange, out.status = reply.exchange, reply.status
             _judge_object(out, reply.status, reply.body, reply.json_object, "the body")
     except ConformanceFailure as exc:
@@ -143,6 +144,8 @@ def _judge_stream(out: Outcome, reply: StreamReply) -> None:
         return
     types = []
     for ev, data in reply.payloads():
+        if ev.data.strip() == "[DONE]":
+            continue  # Chat Completions' end sentinel: the SDK skips it, STREAM-TERM-003 (SHOULD) reports it
         if not isinstance(data, dict):
             out.problem = f"Received: an event whose data is not a JSON object: {show(ev.data)}\nExpected: JSON"
             return
@@ -197,6 +200,8 @@ def mixing(run: LoadRun) -> list[tuple[Outcome, str]]:
     """Every sign that concurrent requests got mixed up (ROBUST-LOAD-002), with the outcome showing it."""
     problems: list[tuple[Outcome, str]] = []
     nonces = {o.nonce: o for o in run.outcomes if o.phase != "get"}
+    run_ids = {o.response["id"]: o for o in run.outcomes
+               if o.response is not None and o.phase != "get" and isinstance(o.response.get("id"), str)}
     seen: dict[str, Outcome] = {}
     for o in run.outcomes:
         resp = o.response
@@ -216,9 +221,10 @@ def mixing(run: LoadRun) -> list[tuple[Outcome, str]]:
             found.append(f"at: {o.label} GET /responses/{o.asked_id} $.id\nReceived: {show(rid)}\n"
                          f"Expected: {show(o.asked_id)}, the response asked for")
         previous = resp.get("previous_response_id")
-        if o.phase == "follow-up" and previous not in (None, o.asked_id):
-            found.append(f"at: {o.label} $.previous_response_id\nReceived: {show(previous)}\n"
-                         f"Expected: {show(o.asked_id)}, the id this request chained to")
+        # mixed means another request's id; an id of the server's own making is STATE-PREV-001's finding
+        if o.phase == "follow-up" and isinstance(previous, str) and previous != o.asked_id and previous in run_ids:
+            found.append(f"at: {o.label} $.previous_response_id\nReceived: {show(previous)}, the id of "
+                         f"{run_ids[previous].label}\nExpected: {show(o.asked_id)}, the id this request chained to")
         meta = resp.get("metadata")
         echoed = meta.get(NONCE_KEY) if isinstance(meta, dict) else None
         if echoed is not None and echoed != o.nonce:

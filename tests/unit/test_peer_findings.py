@@ -48,3 +48,53 @@ def test_fuzz_run_stopped_on_transport_failures_stays_stopped():
         CURRENT.reset(token)
     assert run.stopped_early
     assert len(run.findings) == fuzz.MAX_TRANSPORT_FAILURES
+
+
+def _outcome(phase, index, nonce, response, asked_id=None):
+    from conformance.load import Outcome
+
+    return Outcome(phase, index, nonce, response=response, asked_id=asked_id)
+
+
+def test_load_previous_response_id_of_the_servers_own_making_is_not_mixing():
+    """LiteLLM echoes its upstream's id as previous_response_id: STATE-PREV-001's finding, not a mix-up."""
+    from conformance.load import LoadRun, mixing
+
+    meta = lambda n: {"rc_nonce": n}  # noqa: E731
+    first = _outcome("create", 0, "na", {"id": "resp_a", "metadata": meta("na")})
+    second = _outcome("create", 1, "nb", {"id": "resp_b", "metadata": meta("nb")})
+    own = _outcome("follow-up", 0, "nc", {"id": "resp_c", "metadata": meta("nc"),
+                                          "previous_response_id": "upstream-uuid-1"}, asked_id="resp_a")
+    run = LoadRun(2, [first, second, own])
+    assert mixing(run) == []
+    crossed = _outcome("follow-up", 1, "nd", {"id": "resp_d", "metadata": meta("nd"),
+                                              "previous_response_id": "resp_b"}, asked_id="resp_a")
+    run.outcomes.append(crossed)
+    assert [o.label for o, _ in mixing(run)] == [crossed.label]
+
+
+def test_load_stream_with_done_sentinel_completes():
+    """LiteLLM ends its Responses streams with `data: [DONE]`: a SHOULD (STREAM-TERM-003), not a broken stream."""
+    from conformance.load import Outcome, _judge_stream
+    from conformance.sse import SSEEvent
+
+    class Reply:
+        status, error, partial_event_at_end, exchange = 200, None, False, None
+        events = (SSEEvent("message", '{"type": "response.created", "response": {"id": "resp_1"}}'),
+                  SSEEvent("message", '{"type": "response.completed", "response": {"id": "resp_1"}}'),
+                  SSEEvent("message", "[DONE]"))
+
+        def payloads(self):
+            import json
+
+            out = []
+            for ev in self.events:
+                try:
+                    out.append((ev, json.loads(ev.data)))
+                except ValueError:
+                    out.append((ev, None))
+            return out
+
+    out = Outcome("create", 0, "na", streamed=True)
+    _judge_stream(out, Reply())
+    assert out.problem is None and out.response == {"id": "resp_1"}
