@@ -41,14 +41,13 @@ NOT_PASSING = ("failed", "error")
 REPORT_BODY = 4000  # characters of a request/response body kept per exchange in a report
 REPORT_EXCHANGES = 4  # exchanges kept per test (the last ones: the failing call is usually last)
 MESSAGE_LIMIT = 6000
-SECRET_NAME = re.compile(r"(api[-_]?key|token|secret|password|passwd|authorization|credential)", re.I)
-SECRET_FLAG = re.compile(r"(api[-_]?key|token|secret|password|passwd|credentials?)$", re.I)
+# a key or option whose value is secret: named so at its end (`x-api-key`, `hf_token`; not `max_output_tokens`)
+SECRET_NAME = re.compile(r"(api[-_]?key|token|secret|password|passwd|authorization|credentials?)$", re.I)
 # a secret's value in a command or environment line: `--api-key VALUE`, `--hf-token=VALUE`, `HF_TOKEN=VALUE`
 SECRET_ARG = re.compile(r"(--?[\w-]*(?:api[-_]?key|token|secret|password|passwd)\b)(=|\s+)(?!\[REDACTED\])([^\s'\"]+)",
                         re.I)
 SECRET_ENV = re.compile(r"\b([A-Z0-9_]*(?:API_KEY|TOKEN|SECRET|PASSWORD))=(?!\[REDACTED\])([^\s'\"]+)")
 ALLURE_SEVERITY = {"MUST": "critical", "SHOULD": "normal", "MAY": "minor"}
-REPORT_FILES = ("report.json", "report.md", "report.html", "junit.xml")
 
 
 # -- redaction ------------------------------------------------------------------------------------
@@ -94,7 +93,7 @@ def redact_command(args: Iterable[str], red: Redactor) -> list[str]:
             hide_next = False
             continue
         name, eq, _ = arg.partition("=")
-        if arg.startswith("-") and SECRET_FLAG.search(name):
+        if arg.startswith("-") and SECRET_NAME.search(name):
             if eq:
                 out.append(f"{name}={REDACTED}")
             else:
