@@ -109,3 +109,22 @@ def test_the_api_key_is_in_no_report_file(run):
     # the key was really used: authenticated requests were recorded, with the header redacted
     headers = [ex["request"]["headers"] for e in report["requirements"] for ex in e["evidence"]]
     assert any(h.get("authorization") == "[REDACTED]" for h in headers)
+
+
+def test_report_dir_outside_the_project_keeps_the_tests_collected(tmp_path):
+    """pytest reads `--report-dir DIR` before the plugin loads: DIR must not become a test path (xdist workers
+    start after DIR exists), and a DIR that already exists stops the run with a one-line hint."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST")}
+    env.pop("PYTEST_ADDOPTS", None)
+    out = tmp_path / "reports"
+    cmd = [sys.executable, "-m", "pytest", "-p", "no:randomly", "--requirements", "SEED-003", "-n", "2",
+           "--report-dir", str(out)]
+    first = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env, cwd=str(ROOT))
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-2000:]
+    report = json.loads((out / "report.json").read_text())
+    nodeids = [t["nodeid"] for t in report["tests"]]
+    assert nodeids and all(n.startswith("tests/conformance/") for n in nodeids), nodeids  # not tests/unit etc.
+    assert {t["requirement"] for t in report["tests"]} == {"SEED-003"}
+    again = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env, cwd=str(ROOT))
+    assert again.returncode == 4, again.stdout[-3000:]
+    assert f"write --report-dir={out} (with '=')" in again.stderr
