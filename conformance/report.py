@@ -479,6 +479,17 @@ def load(path: Path) -> dict[str, Any]:
             raise ValueError("a requirement entry lacks `id` or `outcome`")
         if e["outcome"] not in OUTCOMES:
             raise ValueError(f"requirement {e['id']}: unknown outcome {e['outcome']!r}")
+        if e.get("level") not in LEVELS:
+            raise ValueError(f"requirement {e['id']}: level must be one of {', '.join(LEVELS)}, not {e.get('level')!r}")
+        for key in ("area", "statement", "message", "spec", "basis"):
+            if not isinstance(e.get(key), str):
+                e[key] = "unknown" if key == "area" else ""
+    for key in ("server", "suite", "spec"):
+        if not isinstance(data.get(key), dict):
+            data[key] = {}
+    if not isinstance(data.get("tests"), list):
+        data["tests"] = []
+    data["summary"] = summarize(data["requirements"])  # always from the entries: one truth
     return data
 
 

@@ -145,6 +145,7 @@ def test_bad_baseline_is_one_line_and_exit_2(report_file, tmp_path, capsys, cont
     ('{"requirements": 3}', "no `requirements` list"),
     ('{"requirements": [{"id": "A"}]}', "lacks `id` or `outcome`"),
     ('{"requirements": [{"id": "A", "outcome": "great"}]}', "unknown outcome"),
+    ('{"requirements": [{"id": "A", "outcome": "failed", "level": "MUSTY"}]}', "level must be one of"),
     ("\udcff".encode("utf-8", "surrogateescape"), "not a valid report.json"),
 ])
 def test_bad_report_is_one_line_and_exit_2(tmp_path, capsys, content, words):
@@ -156,6 +157,13 @@ def test_bad_report_is_one_line_and_exit_2(tmp_path, capsys, content, words):
     assert run(path) == 2
     err = capsys.readouterr().err
     assert err.startswith("conformance gate: error: ") and words in err and err.count("\n") == 1
+
+
+def test_a_minimal_report_is_judged(tmp_path, capsys):
+    path = tmp_path / "report.json"
+    path.write_text('{"requirements": [{"id": "A-1", "level": "MUST", "outcome": "failed"}], "server": 3}')
+    assert run(path) == 1
+    assert "A-1 MUST failed" in capsys.readouterr().out
 
 
 def test_module_entry_point_has_no_traceback(tmp_path):
