@@ -251,14 +251,15 @@ def model_share(run: Run) -> dict[str, Any]:
 def tokens(run: Run) -> dict[str, Any]:
     """Output-token budget of one full run, from every POST /v1/responses the suite sent."""
     posts = [r for r in run.requests if r["responses_post"]]
-    bounded = [r for r in posts if isinstance(r["max_output_tokens"], int)]
+    # an invalid limit (a negative one, sent to be rejected) is no budget
+    bounded = [r for r in posts if isinstance(r["max_output_tokens"], int) and r["max_output_tokens"] > 0]
     unbounded = [r for r in posts if not isinstance(r["max_output_tokens"], int)]
     accepted = [r for r in posts if r["status"] is not None and r["status"] < 300]
     per_test: dict[str, dict[str, int]] = {}
     for r in posts:
         slot = per_test.setdefault(r["test"] or "(outside tests)", {"requests": 0, "budget": 0, "generated": 0})
         slot["requests"] += 1
-        slot["budget"] += r["max_output_tokens"] if isinstance(r["max_output_tokens"], int) else 0
+        slot["budget"] += r["max_output_tokens"] if r in bounded else 0
         slot["generated"] += r["output_tokens"] or 0
     return {
         "responses_posts": len(posts),
@@ -272,6 +273,7 @@ def tokens(run: Run) -> dict[str, Any]:
                                        if r["max_output_tokens"] > BIG_BUDGET}),
         "largest_tests": sorted(per_test.items(), key=lambda kv: -kv[1]["budget"])[:5],
         "budget_histogram": _count(r["max_output_tokens"] for r in bounded),
+        "per_test": per_test,
     }
 
 
@@ -341,7 +343,7 @@ def find_model_server(opts: argparse.Namespace) -> ModelServer | str:
     """The server named on the command line, a running hfserve peer, or one we start; else why not."""
     if opts.server_url:
         return ModelServer(opts.server_url, opts.model or "", opts.api_key, "given with --server-url")
-    if PEERS_SH.exists():
+    if PEERS_SH.exists() and not opts.start_model_server:
         try:
             line = subprocess.run(["bash", str(PEERS_SH), "url", "hfserve"], capture_output=True, text=True,
                                   timeout=20, env={**os.environ, "PEERS_DIR": str(PEERS_DIR)}).stdout.split()
@@ -459,6 +461,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-xdist", action="store_true", help="skip the -n 2 / -n auto runs")
     ap.add_argument("--no-peer", action="store_true", help="skip the Open Responses tester")
     ap.add_argument("--server-url", help="a running model server (default: the hfserve peer, started if needed)")
+    ap.add_argument("--start-model-server", action="store_true",
+                    help="start a transformers serve of our own even when the shared hfserve peer answers")
     ap.add_argument("--model")
     ap.add_argument("--api-key")
     ap.add_argument("--openresponses", type=Path, default=Path(os.environ.get("RC_OPENRESPONSES_DIR",
