@@ -35,6 +35,7 @@ from __future__ import annotations
 import contextvars
 import functools
 import json
+import math
 import socket
 import threading
 import time
@@ -80,7 +81,6 @@ class Liveness:
     dead_by_refusal: bool = False
     unanswered: int = 0  # requests in a row that got no answer
     stalled: int = 0  # streams in a row that stalled mid-way
-    history: list[str] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def configure(self, base_url: str, model: str | None, api_key: str | None) -> None:
@@ -89,7 +89,6 @@ class Liveness:
     def reset(self) -> None:
         with self._lock:
             self.dead, self.dead_by_refusal, self.unanswered, self.stalled = None, False, 0, 0
-            self.history.clear()
 
     @property
     def stalling(self) -> bool:
@@ -123,7 +122,6 @@ class Liveness:
     def no_answer(self, request: httpx.Request, exc: Exception) -> None:
         with self._lock:
             self.unanswered += 1
-            self.history.append(f"{request.method} {request.url.path} at {_where()}: {_describe(exc)}")
             if self.unanswered < self.threshold or self.dead is not None:
                 return
         probe = self._probe(request)
@@ -399,7 +397,7 @@ MAX_CONCURRENCY = 64
 def option_problem(opt: Any, features: set[str]) -> str | None:
     """The first malformed suite option, as one sentence saying how to fix it; None when all are fine."""
     timeout = getattr(opt, "request_timeout", 60.0)
-    if not timeout > 0 or timeout != timeout:
+    if not (timeout > 0 and math.isfinite(timeout)):
         return f"--request-timeout must be a positive number of seconds, not {timeout:g}"
     examples = getattr(opt, "fuzz_examples", 0)
     if examples < 0:
