@@ -142,7 +142,10 @@ REPRESENTATIVE = [bad for bad in [*MALFORMED, *WRONG_TYPES, *UNDEFINED, UNKNOWN_
 
 
 def send(api: Any, model: str, bad: Bad) -> Reply:
-    return send_shared(api, "POST", "responses", content=bad.content(model), headers={"Content-Type": bad.content_type})
+    # Each bad request on a connection of its own: a server that breaks a kept-alive connection
+    # after an error reply must not fail the next, unrelated request.
+    return send_shared(api, "POST", "responses", content=bad.content(model),
+                       headers={"Content-Type": bad.content_type, "Connection": "close"})
 
 
 def expect_4xx(reply: Reply, what: str) -> None:
@@ -289,7 +292,7 @@ def test_error_body_is_bounded(api, model):
              for i in range(100)]
     content = json.dumps({"model": model, "input": parts, "max_output_tokens": TRUNCATED_LIMIT}).encode()
     try:
-        reply = api.request("POST", "responses", content=content, headers={"Content-Type": JSON})
+        reply = api.request("POST", "responses", content=content, headers={"Content-Type": JSON, "Connection": "close"})
     except ConformanceFailure as exc:
         if "timeout" in str(exc) or "deadline" in str(exc):
             # A server that does not validate parts feeds them all to the model: slow, not an error body.

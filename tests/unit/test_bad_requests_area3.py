@@ -8,10 +8,13 @@ from __future__ import annotations
 import importlib.util
 import json
 import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
+from conformance.http import ApiClient
 from conformance.schema import Schemas
 
 SUITE = Path(__file__).resolve().parent.parent / "conformance"
@@ -69,3 +72,42 @@ def test_echo_and_tool_requests_are_valid():
     tool = {"model": MODEL, "input": items.TOOL_PROMPT, "tools": [items.WEATHER_TOOL], "tool_choice": "required"}
     assert violations(tool) == []
     assert objects.WEATHER_TOOL == items.WEATHER_TOOL
+
+
+class _BreaksAfterError(BaseHTTPRequestHandler):
+    """Answers 500 to a body holding "crash", 400 otherwise; after a 500 it drops the kept-alive
+    connection on the next request without answering (what uvicorn-based peers did)."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if getattr(self, "broken", False):
+            self.close_connection = True
+            return
+        status = 500 if b"crash" in body else 400
+        payload = json.dumps({"error": {"message": "x", "type": "t", "param": None, "code": None}}).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+        if status == 500:
+            self.broken = True  # the handler lives as long as its connection
+
+
+def test_a_connection_broken_after_an_error_does_not_fail_the_next_bad_request():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _BreaksAfterError)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    api = ApiClient(f"http://127.0.0.1:{server.server_address[1]}/v1", timeout=5)
+    try:
+        first = errors.send(api, MODEL, errors.Bad("crash", errors.body(input="crash")))
+        second = errors.send(api, MODEL, errors.Bad("next", errors.body(input="fine")))
+        assert (first.status, second.status) == (500, 400)
+    finally:
+        api.close()
+        server.shutdown()
+        server.server_close()
