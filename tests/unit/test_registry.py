@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conformance.requirements import REGISTRY, MUST, RegistryError, requirement
+from conformance.requirements import MUST, REGISTRY, RegistryError, requirement
 
 SUITE = Path(__file__).resolve().parent.parent / "conformance"
 ID_RE = re.compile(r"^[A-Z]+(-[A-Z0-9]+)*-\d{3}$")
