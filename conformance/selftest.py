@@ -18,6 +18,7 @@ import os
 import subprocess
 import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -114,6 +115,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--defect", action="append", help="only this defect (repeatable)")
     parser.add_argument("--table", type=Path, help="write the Markdown table here")
     parser.add_argument("--json", type=Path, help="write per-defect requirement outcomes here")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                        help="suite runs at once (default: one per CPU)")
     args = parser.parse_args(argv)
     names = args.defect or defect_names()
     bad = 0
@@ -122,13 +125,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"clean server: {'passes everything' if not not_passed else f'NOT clean: {not_passed}'}")
     bad += bool(not_passed)
     defects = defect_registry.load_all()
-    for name in names:
-        d = defects[name]
-        run = run_suite(name, d.needs)
-        runs.append(run)
-        missed = [t for t in d.targets if run.outcomes.get(t) != "failed"]
-        bad += bool(missed)
-        print(f"{name:<40} {'caught' if not missed else 'MISSED ' + ', '.join(missed)}")
+    # each run is a subprocess against its own in-thread server: threads are enough to overlap them
+    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        for run in pool.map(lambda name: run_suite(name, defects[name].needs), names):
+            runs.append(run)
+            missed = [t for t in defects[run.defect].targets if run.outcomes.get(t) != "failed"]
+            bad += bool(missed)
+            print(f"{run.defect:<40} {'caught' if not missed else 'MISSED ' + ', '.join(missed)}", flush=True)
     if args.table:
         args.table.parent.mkdir(parents=True, exist_ok=True)
         args.table.write_text(markdown_table(runs))
