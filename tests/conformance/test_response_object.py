@@ -162,7 +162,7 @@ def test_truncated_output_is_incomplete(api, model):
         why = (f"usage.output_tokens is {out_tokens}, the limit of {TRUNCATED_LIMIT}" if reached
                else "the output is empty and no output token is counted")
     else:
-        why = "the generation was only cut by the token limit"
+        why = f"status {show(status)} does not say the output was cut (RESP-OBJECT-006 checks the status itself)"
     fail("$.status", status, f'"incomplete" with incomplete_details.reason "max_output_tokens": the request '
          f"asked for an essay of 800 words with max_output_tokens={TRUNCATED_LIMIT} ({LONG_PROMPT!r})",
          f"{why}; incomplete_details is {show(details)}")
