@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from conformance.checks import check, check_schema, fail
+from conformance.checks import check, check_schema, fail, show
 from conformance.requirements import MUST, requirement
 from conformance.responses import ANSWER, items_of, output_text, post_ok, request, user
 
@@ -55,9 +55,10 @@ def test_reasoning_items_accepted_as_next_input(api, model):
     second = inputs + resp["output"] + [user(SECOND)]
     resp2 = post_ok(api, request(model, second, ANSWER, stream=False),
                     "turn 2 (turn 1's output, reasoning included, as input)")
-    # the reply's schema is RESP-OBJECT-001's; here: accepted, and answered to the end
-    check(resp2.get("status") in ("completed", "incomplete"), "$.status", resp2.get("status"),
-          '"completed" (or "incomplete") for the second turn')
+    # accepted and served; the reply's schema and a missing or odd status are the response area's
+    # (RESP-OBJECT-001, RESP-OBJECT-006): here only a turn the server failed to answer counts
+    check(resp2.get("status") not in ("failed", "cancelled"), "$.status", resp2.get("status"),
+          '"completed" (or "incomplete") for the second turn', note=show(resp2.get("error"), 300))
 
 
 @requirement("SEED-003", MUST)

@@ -46,6 +46,7 @@ COMMAND_TIMEOUT = INSTALL_TIMEOUT + START_TIMEOUT + SUITE_TIMEOUT + 120
 @pytest.mark.parametrize(("defect", "failing"), [
     ("stream-by-default", {"SEED-004"}),  # transformers serve: SSE when `stream` is omitted
     ("response-without-error-key", set()),  # transformers serve, codex-relay: response fields left out
+    ("response-returned-in-progress", set()),  # codex-relay: no final status (RESP-OBJECT-006's finding)
 ])
 def test_peer_deviation_is_reported_by_its_own_requirement(defect, failing):
     """hfserve's deviations planted in the reference server fail their own requirements, not the seed scenario's."""
