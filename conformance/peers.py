@@ -457,8 +457,8 @@ def _causes(triage: dict[str, Any], peer: str, rid: str, messages: list[str]) ->
 
 
 def triage_markdown(report_dir: Path, triage: dict[str, Any]) -> tuple[str, list[str]]:
-    """Per peer, per failing requirement: what the server did, what the spec says, the verdict.
-    Returns the Markdown and the failures that have no triage entry."""
+    """Per peer, every failing requirement under the root cause(s) that explain it: what the server did, what
+    the spec says (and where), the verdict. Returns the Markdown and the failures without a triage entry."""
     from conformance.requirements import REGISTRY
 
     missing: list[str] = []
@@ -473,20 +473,23 @@ def triage_markdown(report_dir: Path, triage: dict[str, Any]) -> tuple[str, list
         if not bad:
             lines += ["No failing requirement.", ""]
             continue
-        lines += ["| requirement | what the server did | what the spec says (where) | verdict |",
-                  "| --- | --- | --- | --- |"]
+        groups: dict[str, tuple[dict[str, str], list[str]]] = {}  # one row per cause, in order of first use
         for rid in bad:
             req = REGISTRY.get(rid)
             name = f"{rid} ({req.level.value})" if req else rid
             causes = _causes(triage, run.name, rid, messages.get(rid, []))
             if causes is None:
                 missing.append(f"{run.name} {rid}")
-                lines.append(f"| {name} | **untriaged** ({outcomes[rid]}) | | |")
-                continue
-            cell = [("<br>".join(c.get(k, "") for c in causes if c.get(k))).replace("|", "\\|")
-                    for k in ("did", "spec")]
-            verdicts = ", ".join(dict.fromkeys(c["verdict"] for c in causes))
-            lines.append(f"| {name} | {cell[0]} | {cell[1]} | {verdicts} |")
+                causes = [{"verdict": "**untriaged**", "did": f"{outcomes[rid]}", "spec": ""}]
+            for cause in causes:
+                key = json.dumps(cause, sort_keys=True)
+                groups.setdefault(key, (cause, []))[1].append(name)
+        lines += [f"{len(bad)} failing requirements, {len(groups)} root causes.", "",
+                  "| failing requirements | what the server did | what the spec says (where) | verdict |",
+                  "| --- | --- | --- | --- |"]
+        for cause, names in groups.values():
+            did, spec = (cause.get(k, "").replace("|", "\\|") for k in ("did", "spec"))
+            lines.append(f"| {', '.join(names)} | {did} | {spec} | {cause['verdict']} |")
         lines.append("")
     return "\n".join(lines), missing
 
