@@ -66,9 +66,11 @@ def _nonce() -> str:
 
 
 def _body(model: str, nonce: str, index: int, **extra: Any) -> dict[str, Any]:
+    # `stream: false` said explicitly (streamed creates override it): the default is STREAM-HTTP-002's to
+    # judge, not a load failure
     return {"model": model, "input": f"Reply with one short sentence about the number {index}.",
             "instructions": f"Be brief. (request tag {nonce})", "metadata": {NONCE_KEY: nonce},
-            "max_output_tokens": 16, **extra}
+            "max_output_tokens": 16, "stream": False, **extra}
 
 
 def _create(api: ApiClient, model: str, index: int, streamed: bool) -> Outcome:
@@ -78,8 +80,7 @@ def _create(api: ApiClient, model: str, index: int, streamed: bool) -> Outcome:
         if streamed:
             _judge_stream(out, api.stream("responses", {**body, "stream": True}))
         else:
-            # `stream: false` said explicitly: the default is STREAM-HTTP-002's to judge, not a load failure
-            reply = api.post("responses", {**body, "stream": False})
+            reply = api.post("responses", body)
             out.exchange, out.status = reply.exchange, reply.status
             _judge_object(out, reply.status, reply.body, reply.json_object, "the body")
     except ConformanceFailure as exc:

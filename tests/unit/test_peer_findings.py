@@ -98,3 +98,12 @@ def test_load_stream_with_done_sentinel_completes():
     out = Outcome("create", 0, "na", streamed=True)
     _judge_stream(out, Reply())
     assert out.problem is None and out.response == {"id": "resp_1"}
+
+
+def test_load_non_streamed_requests_say_stream_false():
+    """transformers serve streams when `stream` is omitted: the load test's creates and follow-ups said nothing,
+    so that one deviation (STREAM-HTTP-002's) also failed ROBUST-LOAD-001."""
+    from conformance.load import _body
+
+    assert _body("m", "n1", 0)["stream"] is False
+    assert _body("m", "n1", 0, previous_response_id="resp_1")["stream"] is False
