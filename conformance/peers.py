@@ -494,6 +494,16 @@ def triage_markdown(report_dir: Path, triage: dict[str, Any]) -> tuple[str, list
     return "\n".join(lines), missing
 
 
+def stale_entries(report_dir: Path, triage: dict[str, Any]) -> list[str]:
+    """Peer-specific triage entries whose requirement no longer fails (fixed, or a suite bug gone)."""
+    out = []
+    for run, outcomes in load_runs(report_dir):
+        if run.status == "ran":
+            out += [f"{run.name} {rid}" for rid in triage.get("peers", {}).get(run.name, {})
+                    if outcomes.get(rid) not in ("failed", "error")]
+    return out
+
+
 def compare_markdown(report_dir: Path, runs: list[PeerRun]) -> str | None:
     """The requirements x peers matrix from `python -m conformance.compare` over the runs' report.json files."""
     reports = [report_dir / r.name / "report.json" for r in runs]
@@ -605,6 +615,10 @@ def main(argv: list[str] | None = None) -> int:
             sys.stdout.write(table)
         if missing:
             print(f"{len(missing)} failure(s) without triage: {', '.join(missing)}", file=sys.stderr)
+        if args.triage:
+            stale = stale_entries(args.report_dir, json.loads(args.triage.read_text()))
+            if stale:
+                print(f"triage entries for requirements that no longer fail: {', '.join(stale)}", file=sys.stderr)
         return 1 if args.check and missing else 0
 
     names = ORDER if "all" in args.names else args.names
