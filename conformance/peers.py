@@ -74,7 +74,9 @@ ORDER = list(PEERS)  # hfserve first: the others use it as upstream
 
 
 class PeerError(Exception):
-    """A peer could not be installed or started: one sentence saying why."""
+    """A peer could not be installed or started: one sentence saying why; `status` says which step failed."""
+
+    status = "start-failed"
 
 
 @dataclass
@@ -252,9 +254,15 @@ class Session:
             return False
         if not self.recipes.installed(peer):
             if not self.install:
-                raise PeerError(f"{peer.name} is not installed in {self.recipes.peers_dir} "
+                exc = PeerError(f"{peer.name} is not installed in {self.recipes.peers_dir} "
                                 f"(no {peer.marker}); run with --install or `peers.sh install {peer.name}`")
-            seconds = self.recipes.install(peer)
+                exc.status = "not-installed"
+                raise exc
+            try:
+                seconds = self.recipes.install(peer)
+            except PeerError as exc:
+                exc.status = "install-failed"
+                raise
             if run is not None:
                 run.install_seconds = round(seconds, 1)
         self.started.append(peer)  # before start: a half-started server still gets stopped
@@ -315,8 +323,7 @@ def run_peer(session: Session, peer: Peer, report_dir: Path, tests: list[str], e
         if run.status != "suite-timeout":
             classify(run, out)
     except PeerError as exc:
-        run.status = "not-installed" if "not installed" in str(exc) else (
-            "install-failed" if "install" in str(exc) else "start-failed")
+        run.status = exc.status
         run.problem = str(exc)
     finally:
         if not keep_running:
@@ -435,7 +442,8 @@ def failing_messages(report_dir: Path, peer: str) -> dict[str, list[str]]:
 
 
 def _causes(triage: dict[str, Any], peer: str, rid: str, messages: list[str]) -> list[dict[str, str]] | None:
-    entry = triage.get("peers", {}).get(peer, {}).get(rid, triage.get("any", {}).get(rid))
+    # precedence: this peer's entry, then a rule matching what the failure says, then the default for any peer
+    entry = triage.get("peers", {}).get(peer, {}).get(rid)
     if entry is None:
         # a rule names one root cause by what its failure says; it applies only when every failing test
         # of the requirement says it (a test failing for another reason needs its own entry)
@@ -443,6 +451,8 @@ def _causes(triage: dict[str, Any], peer: str, rid: str, messages: list[str]) ->
             if rule.get("peer", "*") in ("*", peer) and messages and all(rule["match"] in m for m in messages):
                 entry = rule["cause"]
                 break
+    if entry is None:
+        entry = triage.get("any", {}).get(rid)
     if entry is None:
         return None
     out = []
