@@ -5,8 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 -m pip install -q -e '.[dev]' 2>&1 | grep -v -e '^WARNING: Location' -e 'Running pip as' || true
 python3 -m ruff check conformance tests benchmarks
-# -- Peers: tests/selftest/test_peer_hfserve.py runs the seed scenario against a real third-party server
-# (transformers serve + a tiny reasoner; recipes in ../shared/peers, RC_PEERS_SH overrides). Its install
+# -- Peers: tests/selftest/test_peer_hfserve.py runs the seed scenario and the reasoning area against a real
+# third-party server (transformers serve + a tiny reasoner; recipes in ../shared/peers, RC_PEERS_SH overrides),
+# gated on ci/peers/hfserve-baseline.json. Its install
 # (~80 s, 1.2 GB in RC_PEERS_DIR) starts now in the background, overlapping the setup below; the test waits
 # for it (and installs itself if this did not). RC_PEERS=skip skips that test.
 export RC_PEERS_DIR="${RC_PEERS_DIR:-${TMPDIR:-/tmp}/rc-peers}"
