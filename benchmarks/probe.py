@@ -116,7 +116,7 @@ def _usage(body: bytes, ctype: str) -> int | None:
         return value if isinstance(value, int) else None
 
     if "event-stream" in ctype or body.lstrip()[:6] in (b"event:", b"data: ", b"data:{"):
-        from conformance.sse import parse_all
+        from conformance.wire.sse import parse_all
 
         found = None
         for ev in parse_all(body):
@@ -193,7 +193,7 @@ def _instrument_evidence() -> None:
     if "evidence" in _installed:
         return
     _installed.add("evidence")
-    from conformance import http as http_layer
+    from conformance.wire import http as http_layer
 
     orig_record = http_layer.record
 
@@ -254,7 +254,7 @@ def _instrument_schemas() -> None:
     if "schemas" in _installed:
         return
     _installed.add("schemas")
-    from conformance import schema
+    from conformance.judge import schema
 
     stats = _state["schema"]
     orig_init, orig_validator, orig_check = schema.Schemas.__init__, schema.Schemas.validator, schema.Schemas.check

@@ -4,7 +4,7 @@
     python benchmarks/run.py --no-model      # embedded reference server only
     python benchmarks/run.py --profile       # plus a cProfile of one embedded run
 
-It runs whatever suite exists (tests/conformance) in pytest subprocesses with the
+It runs whatever suite exists (conformance/suite) in pytest subprocesses with the
 `benchmarks.probe` plugin and prints:
 
 1. overhead per test against the embedded reference server: each test's wall time minus the CPU

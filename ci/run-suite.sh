@@ -40,7 +40,7 @@ suite_dir="$("$py" -c 'from conformance.plugin import SUITE_DIR; print(SUITE_DIR
 mkdir -p "$report_dir"
 report_dir="$(cd "$report_dir" && pwd)"
 
-# --report-dir=DIR, with '=': pytest must not take DIR for a test path (see conformance.report.PATH_OPTIONS)
+# --report-dir=DIR, with '=': pytest must not take DIR for a test path (see conformance.plugin.reporting.PATH_OPTIONS)
 "$py" -m pytest "$suite_dir" "--report-dir=$report_dir" "$@"
 rc=$?
 if [ -n "${GITHUB_STEP_SUMMARY:-}" ] && [ -f "$report_dir/report.md" ]; then
@@ -51,7 +51,7 @@ if [ "$rc" -gt 1 ]; then
   exit "$rc"
 fi
 
-gate=("$py" -m conformance.gate)
+gate=("$py" -m conformance gate)
 [ -n "$baseline" ] && gate+=(--baseline "$baseline")
 [ -n "$strict" ] && gate+=(--strict-should)
 "${gate[@]}" "$report_dir/report.json"

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 -m pip install -q -e '.[dev]' 2>&1 | grep -v -e '^WARNING: Location' -e 'Running pip as' || true
-python3 -m ruff check conformance tests benchmarks
+python3 -m ruff check conformance tests benchmarks tools
 # -- Peers: tests/selftest/test_peer_hfserve.py runs the seed scenario and the reasoning area against a real
 # third-party server (transformers serve + a tiny reasoner; recipes in ../shared/peers, RC_PEERS_SH overrides),
 # gated on ci/peers/hfserve-baseline.json. Its install
@@ -12,7 +12,7 @@ python3 -m ruff check conformance tests benchmarks
 # for it (and installs itself if this did not). RC_PEERS=skip skips that test.
 export RC_PEERS_DIR="${RC_PEERS_DIR:-${TMPDIR:-/tmp}/rc-peers}"
 if [ "${RC_PEERS:-}" != "skip" ]; then
-    python3 -m conformance.peers install hfserve --peers-dir "$RC_PEERS_DIR" \
+    python3 -m tools.peers install hfserve --peers-dir "$RC_PEERS_DIR" \
         >"${TMPDIR:-/tmp}/rc-peers-install.log" 2>&1 &
 fi
 # -- Chromium for the HTML report's browser test (tests/selftest/test_report_browser.py): Debian's

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-SUITE = REPO / "tests" / "conformance"
+SUITE = REPO / "conformance" / "suite"
 REFSERVER_IMAGE = "responses-conformance/refserver:local"
 EXITS_IMAGE = "responses-conformance/exits-at-start:local"
 NEVER_HEALTHY_IMAGE = "responses-conformance/never-healthy:local"

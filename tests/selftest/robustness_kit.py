@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-SUITE = ROOT / "tests" / "conformance"
+SUITE = ROOT / "conformance" / "suite"
 
 
 @dataclass

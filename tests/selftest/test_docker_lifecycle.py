@@ -41,7 +41,7 @@ from managed_server_kit import (
     wait_for,
 )
 
-from conformance.results import load_json
+from conformance.reports.results import load_json
 
 REFSERVER = ("--server-image", REFSERVER_IMAGE, "--server-preset", "refserver")
 
@@ -259,8 +259,8 @@ def test_gpus_are_requested_exactly_as_docker_run_does(engine, ours, cli):
     the engine stores the same DeviceRequests for both."""
     if not shutil.which("docker"):
         pytest.skip("no docker CLI to compare with")
-    from conformance.container import ContainerConfig
-    from conformance.presets import REFSERVER, gpu_request
+    from conformance.server.container import ContainerConfig
+    from conformance.server.presets import REFSERVER, gpu_request
 
     cfg = ContainerConfig(image=REFSERVER_IMAGE, preset=REFSERVER, model=None, command=None, gpus=gpu_request(ours))
     mine = engine.containers.create(**cfg.create_kwargs(uuid.uuid4().hex))  # labelled with this pid
@@ -282,7 +282,7 @@ def test_vllm_preset_creates_what_the_docker_run_recipe_creates(engine, tmp_path
     the refserver image stands in for vllm/vllm-openai, which is not present."""
     if not shutil.which("docker"):
         pytest.skip("no docker CLI to compare with")
-    from conformance.container import ContainerConfig
+    from conformance.server.container import ContainerConfig
 
     cache = tmp_path / "hf"
     opt = options(server_image=REFSERVER_IMAGE, server_preset="vllm", model="Qwen/Qwen3-8B",

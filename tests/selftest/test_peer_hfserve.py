@@ -1,12 +1,12 @@
 """A real third-party server in CI: the seed scenario against `transformers serve` + a tiny reasoner.
 
-`python -m conformance.peers run hfserve --install` installs the peer from its recipe
+`python -m tools.peers run hfserve --install` installs the peer from its recipe
 (`<repo>/../shared/peers/peers.sh`, or $RC_PEERS_SH) into $RC_PEERS_DIR (default
 /tmp/rc-peers; ~80 s and 1.2 GB, torch from the machine's local CPU wheel; ci/test.sh starts
 it in the background early), starts it, runs the seed scenario (reasoning items from a real
 model server handed back across turns) and the reasoning area, and stops it.
 
-The run is gated (`python -m conformance.gate --strict-should`) on ci/peers/hfserve-baseline.json,
+The run is gated (`python -m conformance gate --strict-should`) on ci/peers/hfserve-baseline.json,
 the server's known deviations: transformers serve 5.24 streams when a request omits `stream`
 (`body.get("stream", True)`), so the SDK's `responses.create()` gets SSE text and SEED-004 fails,
 while the raw-HTTP seed requirements (which send `"stream": false`) pass; it counts no reasoning
@@ -29,8 +29,8 @@ import sys
 import httpx
 import pytest
 
-from conformance.peers import PEERS, REPO, Recipes
-from conformance.selftest import run_suite
+from tools.peers import PEERS, REPO, Recipes
+from tools.selftest import run_suite
 
 SEED = ["SEED-001", "SEED-002", "SEED-003", "SEED-004"]
 BASELINE = REPO / "ci" / "peers" / "hfserve-baseline.json"
@@ -96,8 +96,8 @@ def test_seed_scenario_against_transformers_serve(tmp_path):
         pytest.skip("cannot install transformers serve: no local CPU torch wheel (/opt/wheels) and no package index")
 
     report = tmp_path / "peers"
-    tests = [str(REPO / "tests" / "conformance" / name) for name in ("test_seed.py", "test_reasoning.py")]
-    cmd = [sys.executable, "-m", "conformance.peers", "run", "hfserve", "--install",
+    tests = [str(REPO / "conformance" / "suite" / name) for name in ("test_seed.py", "test_reasoning.py")]
+    cmd = [sys.executable, "-m", "tools.peers", "run", "hfserve", "--install",
            "--peers-dir", str(recipes.peers_dir), "--peers-sh", str(recipes.script), "--report-dir", str(report),
            "--install-timeout", str(INSTALL_TIMEOUT), "--start-timeout", str(START_TIMEOUT),
            "--suite-timeout", str(SUITE_TIMEOUT), "--tests", *tests, "--", *SUITE_OPTIONS]
@@ -111,7 +111,7 @@ def test_seed_scenario_against_transformers_serve(tmp_path):
         except subprocess.TimeoutExpired:
             proc.kill()
             out, _ = proc.communicate()
-        pytest.fail(f"`conformance.peers run hfserve` took more than {COMMAND_TIMEOUT} s:\n{out[-3000:]}")
+        pytest.fail(f"`tools.peers run hfserve` took more than {COMMAND_TIMEOUT} s:\n{out[-3000:]}")
     finally:
         if already is None and _hfserve_answers() is not None:
             recipes.stop(PEERS["hfserve"])  # never leave it running
@@ -133,7 +133,7 @@ def test_seed_scenario_against_transformers_serve(tmp_path):
     sdk = by_req["SEED-004"]
     assert sdk["outcome"] == "failed", f"SEED-004 passed: has transformers serve stopped streaming by default?\n{sdk}"
     assert "Received: \"str\"" in sdk["message"] and "stream is not set" in sdk["message"], sdk["message"][:1500]
-    gate = subprocess.run([sys.executable, "-m", "conformance.gate", "--baseline", str(BASELINE), "--strict-should",
+    gate = subprocess.run([sys.executable, "-m", "conformance", "gate", "--baseline", str(BASELINE), "--strict-should",
                            str(report / "hfserve" / "report.json")], cwd=str(REPO), capture_output=True, text=True,
                           timeout=120)
     assert gate.returncode == 0, f"the gate rejected the run (docs/compatibility.md triages, {BASELINE.name} lists " \

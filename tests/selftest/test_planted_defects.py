@@ -2,9 +2,9 @@
 and the clean reference server passes everything.
 
 Each case runs the conformance suite in a subprocess against an in-process reference server
-with one defect planted (see `conformance.selftest`): the clean server gets the whole suite; a
+with one defect planted (see `tools.selftest`): the clean server gets the whole suite; a
 defect gets the tests of the requirements it targets (RC_SELFTEST_FULL=1: the whole suite, as
-`python -m conformance.selftest --table docs/defects.md` does to build the catch table).
+`python -m tools.selftest --table docs/defects.md` does to build the catch table).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import os
 import pytest
 
 from conformance.refserver import defects as defect_registry
-from conformance.selftest import coverage_problems, defect_names, run_suite
+from tools.selftest import coverage_problems, defect_names, run_suite
 
 
 def test_every_requirement_has_a_defect_and_every_defect_a_known_target():

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from managed_server_kit import SUITE, interrupt, output, probe_file, run_pytest, start_pytest, wait_for
 
-from conformance.lifecycle import process_alive
-from conformance.results import load_json
+from conformance.reports.results import load_json
+from conformance.server.lifecycle import process_alive
 
 REFSERVER_CMD = f"{shlex.quote(sys.executable)} -m conformance.refserver --port {{port}}"
 PROCESS_PID = re.compile(r"server process (\d+)")

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from conformance import report_html
-from conformance.report import RunContext, build_report
-from conformance.requirements import REGISTRY
-from conformance.results import TestResult as Record
+from conformance.reports import html as report_html
+from conformance.reports.report import RunContext, build_report
+from conformance.reports.results import TestResult as Record
+from conformance.suite.requirements import REGISTRY
 
 ROOT = Path(__file__).resolve().parents[2]
 BROWSERS = ("chromium", "google-chrome", "google-chrome-stable", "chromium-browser")

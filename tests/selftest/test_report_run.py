@@ -83,7 +83,7 @@ def test_gate_rejects_against_an_empty_baseline_and_accepts_the_written_one(run,
     reports, _ = run
     empty = tmp_path / "empty.json"
     empty.write_text('{"known_failures": {}}')
-    gate = [sys.executable, "-m", "conformance.gate"]
+    gate = [sys.executable, "-m", "conformance", "gate"]
     rejected = subprocess.run([*gate, "--baseline", str(empty), str(reports / "report.json")],
                               capture_output=True, text=True, timeout=60)
     assert rejected.returncode == 1 and "SEED-001" in rejected.stdout
@@ -123,7 +123,7 @@ def test_report_dir_outside_the_project_keeps_the_tests_collected(tmp_path):
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-2000:]
     report = json.loads((out / "report.json").read_text())
     nodeids = [t["nodeid"] for t in report["tests"]]
-    assert nodeids and all(n.startswith("tests/conformance/") for n in nodeids), nodeids  # not tests/unit etc.
+    assert nodeids and all(n.startswith("conformance/suite/") for n in nodeids), nodeids  # not tests/unit etc.
     assert {t["requirement"] for t in report["tests"]} == {"SEED-003"}
     again = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env, cwd=str(ROOT))
     assert again.returncode == 4, again.stdout[-3000:]

@@ -54,8 +54,8 @@ def test_the_api_key_is_never_written_anywhere(defect, tmp_path):
 
 
 LEAKY_TESTS = '''
-from conformance.checks import ConformanceFailure
-from conformance.requirements import MUST, SHOULD, requirement
+from conformance.judge.checks import ConformanceFailure
+from conformance.suite.requirements import MUST, SHOULD, requirement
 
 
 @requirement("ROBUST-SECRET-001", SHOULD)

@@ -7,8 +7,8 @@ import socket
 import threading
 from collections.abc import Callable, Iterator
 
-from conformance import guard
-from conformance.http import CURRENT, ApiClient, Evidence
+from conformance.wire import guard
+from conformance.wire.http import CURRENT, ApiClient, Evidence
 
 Handler = Callable[[socket.socket], None]
 

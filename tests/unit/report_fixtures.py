@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from conformance.report import RunContext, build_report
-from conformance.requirements import MAY, MUST, SHOULD, Registry, Requirement
-from conformance.results import TestResult
+from conformance.reports.report import RunContext, build_report
+from conformance.reports.results import TestResult
+from conformance.suite.requirements import MAY, MUST, SHOULD, Registry, Requirement
 
 SECRET = "sk-test-Secret-0123456789"
 

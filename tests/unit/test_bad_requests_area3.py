@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from conformance.http import ApiClient
-from conformance.schema import Schemas
+from conformance.judge.schema import Schemas
+from conformance.wire.http import ApiClient
 
-SUITE = Path(__file__).resolve().parent.parent / "conformance"
+SUITE = Path(__file__).resolve().parents[2] / "conformance" / "suite"
 MODEL = "gpt-5"
 
 

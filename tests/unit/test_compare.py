@@ -7,8 +7,8 @@ import json
 
 from report_fixtures import demo_report
 
-from conformance import compare
-from conformance.report import summarize
+from conformance.reports import compare
+from conformance.reports.report import summarize
 
 
 def with_outcomes(report, changes, **server):

@@ -9,8 +9,8 @@ from __future__ import annotations
 import pytest
 from docker.types import DeviceRequest
 
-from conformance.container import device_request
-from conformance.presets import PresetError, gpu_request
+from conformance.server.container import device_request
+from conformance.server.presets import PresetError, gpu_request
 
 GPU = [["gpu"]]
 

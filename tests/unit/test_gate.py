@@ -9,7 +9,7 @@ import sys
 import pytest
 from report_fixtures import demo_report
 
-from conformance import gate
+from conformance.reports import gate
 
 
 @pytest.fixture
@@ -167,7 +167,7 @@ def test_a_minimal_report_is_judged(tmp_path, capsys):
 
 
 def test_module_entry_point_has_no_traceback(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "conformance.gate", "--baseline", str(tmp_path / "nope.json"),
+    proc = subprocess.run([sys.executable, "-m", "conformance", "gate", "--baseline", str(tmp_path / "nope.json"),
                            str(tmp_path / "nope-report.json")], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert proc.stderr.strip().startswith("conformance gate: error: report")

@@ -73,7 +73,7 @@ def test_server_workflow_runs_the_image_on_a_gpu_runner_and_gates():
     assert '--server-image "$IMAGE" --server-preset vllm --gpus all' in scripts
     assert "IMAGE" in next(s for s in job["steps"] if s.get("id") == "suite")["env"]
     assert "--report-dir=$REPORT_DIR" in scripts and "GITHUB_STEP_SUMMARY" in scripts
-    assert "python -m conformance.gate" in scripts and "--baseline" in scripts
+    assert "python -m conformance gate" in scripts and "--baseline" in scripts
     upload = next(s for s in job["steps"] if str(s.get("uses", "")).startswith("actions/upload-artifact"))
     assert upload["if"] == "always()" and upload["with"]["path"] == "${{ env.REPORT_DIR }}"
     assert job["steps"][-1]["name"] == "Gate on the baseline"  # reports are published before the gate fails

@@ -8,8 +8,8 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, seed, settings
 
-from conformance import fuzz
-from conformance.schema import Schemas
+from conformance.judge import fuzz
+from conformance.judge.schema import Schemas
 
 SPACE = fuzz.RequestSpace.load()
 CHECK = settings(max_examples=50, deadline=None, database=None, suppress_health_check=list(HealthCheck))

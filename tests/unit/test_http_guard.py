@@ -14,9 +14,13 @@ import httpx
 import pytest
 from http_servers import RawServer, chunk, chunked_head, event, fresh_liveness, reply, servers
 
-from conformance import guard
-from conformance.checks import ConformanceFailure
-from conformance.http import REDACTED, ApiClient, Exchange, Redactor
+from conformance.base.redact import REDACTED, Redactor
+from conformance.judge.checks import ConformanceFailure
+from conformance.plugin import hygiene
+from conformance.plugin.options import option_problem
+from conformance.wire import guard
+from conformance.wire.diagnose import server_caused
+from conformance.wire.http import ApiClient, Exchange
 
 
 def ok(c: socket.socket) -> None:
@@ -154,7 +158,7 @@ def test_sdk_status_error_becomes_the_failure_shape():
 
     response = httpx.Response(500, request=_request(), text='{"error": {"message": "boom"}}')
     exc = openai.InternalServerError("boom", response=response, body=None)
-    text = guard.server_caused(exc)
+    text = server_caused(exc)
     assert text.startswith("at: openai SDK call POST http://127.0.0.1:1/v1/responses")
     assert "Received: HTTP 500" in text and "boom" in text and "Expected:" in text
 
@@ -168,7 +172,7 @@ def test_sdk_connection_error_names_its_cause():
         except httpx.RemoteProtocolError as cause:
             raise openai.APIConnectionError(request=_request()) from cause
     except openai.APIConnectionError as exc:
-        text = guard.server_caused(exc)
+        text = server_caused(exc)
     assert "Server disconnected" in text and text.startswith("at: openai SDK call")
 
 
@@ -181,7 +185,7 @@ def test_server_gone_inside_an_sdk_error_is_the_stated_cause():
         except guard.ServerGone as cause:
             raise openai.APIConnectionError(request=_request()) from cause
     except openai.APIConnectionError as exc:
-        assert "server stopped responding at t::x" in guard.server_caused(exc)
+        assert "server stopped responding at t::x" in server_caused(exc)
 
 
 def test_garbage_parse_errors_become_failures():
@@ -190,11 +194,11 @@ def test_garbage_parse_errors_become_failures():
     try:
         json.loads("{'id': 1}")
     except json.JSONDecodeError as exc:
-        assert "Expected: valid JSON" in guard.server_caused(exc)
+        assert "Expected: valid JSON" in server_caused(exc)
     try:
         b"\xf0\x9fx".decode("utf-8")
     except UnicodeDecodeError as exc:
-        assert "Expected: valid UTF-8" in guard.server_caused(exc)
+        assert "Expected: valid UTF-8" in server_caused(exc)
 
     class M(pydantic.BaseModel):
         id: str
@@ -202,8 +206,8 @@ def test_garbage_parse_errors_become_failures():
     try:
         M.model_validate({"id": 3})
     except pydantic.ValidationError as exc:
-        assert "SDK's types" in guard.server_caused(exc)
-    assert guard.server_caused(KeyError("x")) is None  # our own bugs stay visible as tracebacks
+        assert "SDK's types" in server_caused(exc)
+    assert server_caused(KeyError("x")) is None  # our own bugs stay visible as tracebacks
 
 
 # -- secrets ------------------------------------------------------------------------------------
@@ -213,13 +217,13 @@ def test_redaction_of_exceptions_and_reports():
     r = Redactor(["sk-SECRET-123456"])
     exc = ConformanceFailure("body echoed sk-SECRET-123456 back")
     exc.__cause__ = ValueError("sk-SECRET-123456 again")
-    guard.redact_exception(exc, r.text)
+    hygiene.redact_exception(exc, r.text)
     assert "sk-SECRET" not in str(exc) and "sk-SECRET" not in str(exc.__cause__)
     report = SimpleNamespace(longrepr="E  key sk-SECRET-123456", sections=[("Captured stdout", "sk-SECRET-123456")])
-    guard.redact_report(report, r.text)
+    hygiene.redact_report(report, r.text)
     assert "sk-SECRET" not in report.longrepr and "sk-SECRET" not in report.sections[0][1]
     skipped = SimpleNamespace(longrepr=("f.py", 3, "Skipped: sk-SECRET-123456"), sections=[])
-    guard.redact_report(skipped, r.text)
+    hygiene.redact_report(skipped, r.text)
     assert skipped.longrepr[2] == f"Skipped: {REDACTED}"
 
 
@@ -243,10 +247,10 @@ def test_curl_reads_the_key_from_the_environment():
 def test_malformed_options_are_one_sentence(option, value, words):
     opt = SimpleNamespace(request_timeout=60.0, fuzz_examples=25, load_concurrency=8, unsupported="")
     setattr(opt, option, value)
-    problem = guard.option_problem(opt, {"store.delete", "tools,streaming", "reasoning"})
+    problem = option_problem(opt, {"store.delete", "tools,streaming", "reasoning"})
     assert problem and words in problem and "\n" not in problem
 
 
 def test_known_features_and_their_parts_are_accepted():
     opt = SimpleNamespace(request_timeout=5.0, fuzz_examples=0, load_concurrency=0, unsupported="store, streaming")
-    assert guard.option_problem(opt, {"store.delete", "tools,streaming"}) is None
+    assert option_problem(opt, {"store.delete", "tools,streaming"}) is None

@@ -13,8 +13,8 @@ from collections.abc import Callable, Iterator
 import pytest
 from http_servers import RawServer, chunk, chunked_head, client, event, fresh_liveness, reply, servers
 
-from conformance.checks import ConformanceFailure
-from conformance.http import MAX_BODY, ApiClient
+from conformance.judge.checks import ConformanceFailure
+from conformance.wire.http import MAX_BODY, ApiClient
 
 
 @pytest.fixture(autouse=True)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from hypothesis import given, settings
 
-from conformance.fuzz import fit, unusual_text
+from conformance.judge.fuzz import fit, unusual_text
 
 
 @settings(max_examples=300, deadline=None)
@@ -29,8 +29,8 @@ def test_fuzz_run_stopped_on_transport_failures_stays_stopped():
     stopped the run, it passed, and ROBUST-FUZZ-002 reported a FlakyFailure traceback instead of the findings."""
     from hypothesis import strategies as st
 
-    from conformance import fuzz
-    from conformance.http import CURRENT, Evidence, Exchange, record
+    from conformance.judge import fuzz
+    from conformance.wire.http import CURRENT, Evidence, Exchange, record
 
     calls = [0]
 
@@ -51,14 +51,14 @@ def test_fuzz_run_stopped_on_transport_failures_stays_stopped():
 
 
 def _outcome(phase, index, nonce, response, asked_id=None):
-    from conformance.load import Outcome
+    from conformance.judge.load import Outcome
 
     return Outcome(phase, index, nonce, response=response, asked_id=asked_id)
 
 
 def test_load_previous_response_id_of_the_servers_own_making_is_not_mixing():
     """LiteLLM echoes its upstream's id as previous_response_id: STATE-PREV-001's finding, not a mix-up."""
-    from conformance.load import LoadRun, mixing
+    from conformance.judge.load import LoadRun, mixing
 
     meta = lambda n: {"rc_nonce": n}  # noqa: E731
     first = _outcome("create", 0, "na", {"id": "resp_a", "metadata": meta("na")})
@@ -75,8 +75,8 @@ def test_load_previous_response_id_of_the_servers_own_making_is_not_mixing():
 
 def test_load_stream_with_done_sentinel_completes():
     """LiteLLM ends its Responses streams with `data: [DONE]`: a SHOULD (STREAM-TERM-003), not a broken stream."""
-    from conformance.load import Outcome, _judge_stream
-    from conformance.sse import SSEEvent
+    from conformance.judge.load import Outcome, _judge_stream
+    from conformance.wire.sse import SSEEvent
 
     class Reply:
         status, error, partial_event_at_end, exchange = 200, None, False, None
@@ -103,7 +103,7 @@ def test_load_stream_with_done_sentinel_completes():
 def test_load_non_streamed_requests_say_stream_false():
     """transformers serve streams when `stream` is omitted: the load test's creates and follow-ups said nothing,
     so that one deviation (STREAM-HTTP-002's) also failed ROBUST-LOAD-001."""
-    from conformance.load import _body
+    from conformance.judge.load import _body
 
     assert _body("m", "n1", 0)["stream"] is False
     assert _body("m", "n1", 0, previous_response_id="resp_1")["stream"] is False

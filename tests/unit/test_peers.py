@@ -1,4 +1,4 @@
-"""conformance.peers without real servers: what it starts it stops, the triage rules, the doc block."""
+"""tools.peers without real servers: what it starts it stops, the triage rules, the doc block."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from conformance import peers
-from conformance.peers import PEERS, PeerError, Recipes, Session, Timeouts
+from tools import peers
+from tools.peers import PEERS, PeerError, Recipes, Session, Timeouts
 
 
 class FakeRecipes(Recipes):

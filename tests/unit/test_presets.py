@@ -13,9 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from conformance import lifecycle
-from conformance.container import LABEL_HOST, LABEL_PID, LABEL_PRESET, LABEL_SESSION, ContainerConfig
-from conformance.presets import (
+from conformance.base.redact import redact_env
+from conformance.server import lifecycle, managed
+from conformance.server.container import LABEL_HOST, LABEL_PID, LABEL_PRESET, LABEL_SESSION, ContainerConfig
+from conformance.server.preflight import ServerProblem
+from conformance.server.presets import (
     PRESETS,
     PresetError,
     container_command,
@@ -23,11 +25,9 @@ from conformance.presets import (
     merge_args,
     parse_env,
     parse_volume,
-    redact_env,
     split_args,
 )
-from conformance.process import ProcessConfig
-from conformance.server import ServerProblem
+from conformance.server.process import ProcessConfig
 
 SESSION = "0123456789abcdef0123456789abcdef"
 
@@ -181,23 +181,23 @@ def test_process_command_fills_port_and_model():
 ])
 def test_conflicting_server_options_are_one_clear_error(given, message):
     with pytest.raises(ServerProblem, match=message):
-        lifecycle.start_managed(options(**given), lifecycle.quiet)
+        managed.start_managed(options(**given), lifecycle.quiet)
 
 
 def test_no_server_to_start():
-    assert lifecycle.start_managed(options(), lifecycle.quiet) is None
-    assert lifecycle.start_managed(options(server_url="http://127.0.0.1:1/v1"), lifecycle.quiet) is None
+    assert managed.start_managed(options(), lifecycle.quiet) is None
+    assert managed.start_managed(options(server_url="http://127.0.0.1:1/v1"), lifecycle.quiet) is None
 
 
 def test_evidence_dir_prefers_the_report_dir(tmp_path: Path):
-    assert lifecycle.evidence_dir(options(server_log_dir=str(tmp_path))) == tmp_path
+    assert managed.evidence_dir(options(server_log_dir=str(tmp_path))) == tmp_path
     both = argparse.Namespace(report_dir=str(tmp_path), server_log_dir="x")
-    assert lifecycle.evidence_dir(both) == tmp_path / "server"
-    assert lifecycle.evidence_dir(options()) is None
+    assert managed.evidence_dir(both) == tmp_path / "server"
+    assert managed.evidence_dir(options()) is None
 
 
 def test_log_tail_splits_lines_redacts_and_keeps_the_last(tmp_path: Path):
-    from conformance.http import REDACTOR
+    from conformance.base.redact import REDACTOR
 
     REDACTOR.add("s3cr3t-value")
     tail = lifecycle.LogTail(keep=3, path=tmp_path / "log")

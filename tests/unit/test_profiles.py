@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from conformance.profiles import PROFILES, ProfileError, covers, declared_unsupported, unsupported_feature
-from conformance.requirements import REGISTRY
+from conformance.judge.profiles import PROFILES, ProfileError, covers, declared_unsupported, unsupported_feature
+from conformance.suite.requirements import REGISTRY
 
 
 def test_unsupported_and_profiles_add_up():

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import pytest
 
-from conformance.profiles import unsupported_feature
-from conformance.requirements import REGISTRY
-from conformance.selftest import run_suite
+from conformance.judge.profiles import unsupported_feature
+from conformance.suite.requirements import REGISTRY
+from tools.selftest import run_suite
 
 STORE = sorted(r.id for r in REGISTRY if unsupported_feature(r.feature, {"store"}))
 # a few of them, one per kind: the feature itself, its dotted parts, another area's, one a

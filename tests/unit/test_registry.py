@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from conformance.requirements import MUST, REGISTRY, RegistryError, requirement
+from conformance.suite.requirements import MUST, REGISTRY, RegistryError, requirement
 
-SUITE = Path(__file__).resolve().parent.parent / "conformance"
+SUITE = Path(__file__).resolve().parents[2] / "conformance" / "suite"
 ID_RE = re.compile(r"^[A-Z]+(-[A-Z0-9]+)*-\d{3}$")
 
 
@@ -53,7 +53,7 @@ def test_one_test_per_requirement_and_none_without_a_test():
 def test_declared_level_must_match_the_registry():
     some = next(iter(REGISTRY))
     wrong = next(lvl for lvl in ("MUST", "SHOULD", "MAY") if lvl != some.level.value)
-    from conformance.requirements import Level
+    from conformance.suite.requirements import Level
 
     with pytest.raises(RegistryError):
         requirement(some.id, Level(wrong))

@@ -8,9 +8,13 @@ from xml.etree import ElementTree as ET
 
 from report_fixtures import SECRET, demo_report
 
-from conformance import report as reporting
-from conformance import report_html, report_md
-from conformance.http import REDACTED
+from conformance.base.redact import REDACTED, redact_command, redactor_for, scrub_dir
+from conformance.plugin import reporting as plugin_reporting
+from conformance.reports import allure, junit
+from conformance.reports import html as report_html
+from conformance.reports import markdown as report_md
+from conformance.reports import report as reporting
+from conformance.reports.model import FORMAT
 
 
 def by_id(report):
@@ -45,7 +49,7 @@ def test_scores_per_level_count_skips_against_and_keep_unsupported_apart():
 
 def test_report_json_has_the_run_metadata():
     report = demo_report()
-    assert report["format"] == reporting.FORMAT
+    assert report["format"] == FORMAT
     assert report["spec"]["commit"] and report["spec"]["url"].endswith("/openapi.yaml")
     assert report["server"]["url"] == "http://127.0.0.1:9/v1" and report["model"] == "m"
     assert report["started"] == "2023-11-14T22:13:20Z" and report["duration_s"] == 42.5
@@ -73,14 +77,14 @@ def test_all_files_are_written_and_free_of_secrets(tmp_path):
     paths = reporting.write_all(tmp_path, demo_report(), [SECRET])
     assert sorted(p.name for p in paths.values()) == ["junit.xml", "report.html", "report.json", "report.md"]
     (tmp_path / "extra.txt").write_text(f"leaked {SECRET}")  # e.g. an Allure attachment
-    reporting.scrub_dir(tmp_path, reporting.redactor_for([SECRET]))
+    scrub_dir(tmp_path, redactor_for([SECRET]))
     for path in tmp_path.rglob("*"):
         if path.is_file():
             assert SECRET not in path.read_text(), path
 
 
 def test_junit_has_requirement_properties_and_outcomes():
-    root = ET.fromstring(reporting.junit_xml(demo_report()))
+    root = ET.fromstring(junit.render(demo_report()))
     assert root.get("tests") == "10" and root.get("failures") == "2" and root.get("errors") == "1"
     assert root.get("skipped") == "2"  # the skip and the unsupported one
     cases = {c.get("name"): c for c in root.iter("testcase")}
@@ -97,7 +101,7 @@ def test_junit_has_requirement_properties_and_outcomes():
 def test_junit_survives_control_characters():
     report = demo_report()
     report["tests"][2]["message"] = "bad \x00\x1b[31m byte"
-    ET.fromstring(reporting.junit_xml(report))
+    ET.fromstring(junit.render(report))
 
 
 def test_markdown_has_scores_failures_and_skips():
@@ -130,34 +134,34 @@ def test_html_is_self_contained_and_escaped():
 def test_terminal_lines_list_what_did_not_pass(tmp_path):
     report = demo_report()
     report["_dir"] = str(tmp_path)
-    lines = reporting.terminal_lines(report)
+    lines = plugin_reporting.terminal_lines(report)
     assert lines[0].startswith("MUST: 1/4")
     assert any("skipped" in ln and "DEMO-005" in ln for ln in lines)
     assert lines[-1].startswith(f"reports: {tmp_path}/report.html")
 
 
 def test_command_redaction_keeps_other_args():
-    red = reporting.redactor_for(["abcd1234"])
-    assert reporting.redact_command(["--token", "t0k", "--x=abcd1234", "--server-url", "u"], red) == [
+    red = redactor_for(["abcd1234"])
+    assert redact_command(["--token", "t0k", "--x=abcd1234", "--server-url", "u"], red) == [
         "--token", REDACTED, f"--x={REDACTED}", "--server-url", "u"]
 
 
 def test_allure_marks_map_levels_to_severities():
-    from conformance.requirements import REGISTRY
+    from conformance.suite.requirements import REGISTRY
 
     req = next(iter(REGISTRY))
-    marks = reporting.allure_marks(req, "abc")
+    marks = allure.allure_marks(req, "abc")
     labels = {kw["label_type"]: args[0] for name, args, kw in marks if name == "allure_label" and
               kw["label_type"] != "tag"}
     assert labels == {"epic": req.area, "story": f"{req.id}: {req.statement}",
-                      "severity": reporting.ALLURE_SEVERITY[req.level.value]}
+                      "severity": allure.ALLURE_SEVERITY[req.level.value]}
     links = [args[0] for name, args, kw in marks if name == "allure_link"]
     assert links == ["https://github.com/openai/openai-openapi/blob/abc/openapi.yaml"]
-    assert reporting.ALLURE_SEVERITY == {"MUST": "critical", "SHOULD": "normal", "MAY": "minor"}
+    assert allure.ALLURE_SEVERITY == {"MUST": "critical", "SHOULD": "normal", "MAY": "minor"}
 
 
 def test_cli_renders_from_results_json_and_from_report_json(tmp_path, capsys):
-    from conformance.results import TestResult as Record
+    from conformance.reports.results import TestResult as Record
 
     results = tmp_path / "results.json"
     results.write_text(json.dumps([Record("t.py::test_x", "SEED-001", "MUST", "failed", "at: $.output").as_dict()]))

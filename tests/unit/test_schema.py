@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from conformance.checks import ConformanceFailure, check_schema
-from conformance.http import ApiClient
+from conformance.judge.checks import ConformanceFailure, check_schema
+from conformance.judge.schema import SCHEMA_DIR, Schemas
 from conformance.refserver import start_in_thread
-from conformance.schema import SCHEMA_DIR, Schemas
+from conformance.wire.http import ApiClient
 
 
 @pytest.fixture(scope="module")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from conformance import http as http_layer
-from conformance.checks import ConformanceFailure
+from conformance.judge.checks import ConformanceFailure
+from conformance.judge.responses import ok_object, post_shared, send_shared
 from conformance.refserver import start_in_thread
-from conformance.responses import ok_object, post_shared, send_shared
+from conformance.wire import http as http_layer
 
 
 @pytest.fixture(scope="module")

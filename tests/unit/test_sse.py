@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conformance.sse import SSEEvent, SSEParser, parse_all, parse_chunks
+from conformance.wire.sse import SSEEvent, SSEParser, parse_all, parse_chunks
 
 DATA = Path(__file__).parent / "data"
 RECORDED = sorted(DATA.glob("*.sse"))

@@ -1,4 +1,4 @@
-"""The stream grammar (`conformance.stream`): silent on every valid stream, precise on broken ones.
+"""The stream grammar (`conformance.judge.stream`): silent on every valid stream, precise on broken ones.
 
 Valid streams come from the reference server's event writer (`refserver.events`) and from the
 valid variations the spec and SSE allow (no `event:` field, CRLF/CR framing, comments, no
@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
+from conformance.judge.stream import Stream, check_deltas_join, problems_by_rule
 from conformance.refserver import engine, events
-from conformance.stream import Stream, check_deltas_join, problems_by_rule
 
 DATA = Path(__file__).parent / "data"
 TOOL = {"type": "function", "name": "get_weather", "parameters": {"type": "object", "properties": {
@@ -433,9 +433,9 @@ WIRE_VARIANTS = {"CRLF": _crlf, "CR, byte by byte": _cr_in_bytes, "data only, ke
 
 @pytest.mark.parametrize("variant", list(WIRE_VARIANTS))
 def test_valid_wire_variants_over_http(variant):
-    from conformance.http import ApiClient
     from conformance.refserver import start_in_thread
     from conformance.refserver.defects import Defect
+    from conformance.wire.http import ApiClient
 
     server = start_in_thread()
     server.defect = Defect("wire-variant", ("none",), variant, "", "unit", {"sse": WIRE_VARIANTS[variant]})

@@ -1,0 +1,389 @@
+"""The pytest plugin: options and fixtures that wire pytest to the `conformance` library.
+
+Registered through the `pytest11` entry point, so `pytest --server-url http://host:8000/v1
+--model M` works from any directory once the package is installed.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import functools
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conformance.base.failure import ConformanceFailure
+from conformance.base.redact import REDACTOR
+from conformance.judge.profiles import PROFILES, ProfileError, declared_unsupported, unsupported_feature
+from conformance.plugin import hygiene, managed
+from conformance.plugin.options import option_problem
+from conformance.plugin.reporting import (
+    add_allure_marks,
+    enable_allure,
+    finish_session,
+    fix_worker_args,
+    path_option_problem,
+    terminal_lines,
+)
+from conformance.reports.report import version_line
+from conformance.reports.results import ResultCollector
+from conformance.server import managed as started
+from conformance.server.preflight import EmbeddedServer, RemoteServer, Server, ServerHandle, ServerProblem, preflight
+from conformance.suite import SUITE_DIR
+from conformance.suite.requirements import REGISTRY, Requirement
+from conformance.wire import guard
+from conformance.wire import http as http_layer
+from conformance.wire.diagnose import server_caused
+
+HANDLE_KEY = pytest.StashKey[ServerHandle]()
+SERVER_KEY = pytest.StashKey[Server]()
+SERVER_OPTIONS = ("--server-url", "--server-image", "--server-cmd", "--server-preset")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("responses-conformance", "Responses API conformance")
+    group.addoption("--server-url", help="base URL of a running server, ending in /v1 "
+                    "(default: start the embedded reference server)")
+    group.addoption("--model", help="model to test (default: the only model the server lists)")
+    group.addoption("--api-key", default=os.environ.get("OPENAI_API_KEY"),
+                    help="API key sent as a bearer token (default: $OPENAI_API_KEY)")
+    group.addoption("--request-timeout", type=float, default=60.0,
+                    help="seconds allowed for one request, and for silence in a stream (default: 60)")
+    group.addoption("--unsupported", default="",
+                    help="comma-separated features the server does not claim (e.g. store,tools); their "
+                    "requirements are reported as unsupported instead of failed")
+    group.addoption("--profile", default="",
+                    help="named feature profile(s) of the server, comma-separated, adding to --unsupported: "
+                    + "; ".join(f"{p.name}: {p.summary}" for p in PROFILES.values()))
+    group.addoption("--requirements", default="",
+                    help="run only the tests of these requirement ids (comma-separated)")
+    group.addoption("--results-json", default=None,
+                    help="write every test's requirement, outcome and message to this JSON file")
+    group.addoption("--refserver-defect", default=None,
+                    help="plant this defect in the embedded reference server (self-tests, demos)")
+    group.addoption("--report-dir", default=None,
+                    help="write report.json, report.md, report.html, junit.xml and allure-results/ here")
+    group.addoption("--fuzz-examples", type=int, default=25,
+                    help="generated requests per fuzz requirement (ROBUST-FUZZ-*; 0 skips them; default: 25)")
+    group.addoption("--fuzz-seed", type=int, default=20240611,
+                    help="seed of the generated requests; the same seed replays the same requests")
+    group.addoption("--load-concurrency", type=int, default=8,
+                    help="concurrent requests of the load requirements (ROBUST-LOAD-*; 0 skips them; at most 64; "
+                    "they go only to the server under test; default: 8)")
+    managed.add_options(group)  # --server-image, --server-preset, --server-cmd, ...
+
+
+def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Parser, args: list[str]) -> None:
+    """From any directory: a run naming a server but no tests runs the installed suite."""
+    problem = path_option_problem(early_config, args)
+    if problem:
+        raise pytest.UsageError(f"responses-conformance: {problem}")
+    if not any(a.split("=")[0] in SERVER_OPTIONS for a in args):
+        return
+    namespace = early_config.known_args_namespace
+    if not getattr(namespace, "file_or_dir", None) and SUITE_DIR.is_dir():
+        args.append(str(SUITE_DIR))
+
+
+def _wants_suite(config: pytest.Config) -> bool:
+    for arg in config.args:
+        path = Path(arg.split("::")[0]).resolve()
+        if path == SUITE_DIR or SUITE_DIR in path.parents or path in SUITE_DIR.parents:
+            return True
+    return False
+
+
+def _is_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "requirement(id, level): the conformance requirement a test checks")
+    problem = option_problem(config.option, {r.feature for r in REGISTRY if r.feature})
+    if problem:
+        raise pytest.UsageError(f"responses-conformance: {problem}")
+    if _is_worker(config):
+        raw = config.workerinput.get("rc_server")  # type: ignore[attr-defined]
+        if raw:
+            config.stash[HANDLE_KEY] = ServerHandle.from_json(raw)
+        return
+    if config.option.help or config.option.collectonly or not _wants_suite(config):
+        return
+    try:
+        start_server(config)
+    except ServerProblem as exc:
+        raise pytest.UsageError(f"responses-conformance: {exc}") from None
+
+
+def start_server(config: pytest.Config) -> ServerHandle:
+    opt = config.option
+    # a container or local process the suite starts (and always removes), else a running or embedded server
+    server: Server | None = started.start_managed(opt, managed.pytest_progress(config), started.evidence_dir(opt))
+    if server is not None:  # if it dies mid-run, end the session at once
+        config.pluginmanager.register(managed.Watch(server), "responses-conformance-server-watch")
+    elif opt.server_url:
+        server = RemoteServer(opt.server_url, opt.model, opt.api_key)
+    else:
+        server = EmbeddedServer(opt.model, defect=opt.refserver_defect)
+    config.stash[SERVER_KEY] = server
+    try:
+        handle = preflight(server.handle)
+    except ServerProblem:
+        server.stop()
+        raise
+    REDACTOR.add(handle.api_key)
+    config.stash[HANDLE_KEY] = handle
+    return handle
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """pytest-xdist: every worker uses the one server the controller started."""
+    handle = node.config.stash.get(HANDLE_KEY, None)
+    if handle is not None:
+        node.workerinput["rc_server"] = handle.to_json()
+
+
+RESULTS_KEY = pytest.StashKey[ResultCollector]()
+REPORT_KEY = pytest.StashKey[dict]()
+
+
+# the controller's collector; logreport hooks get no config, so keep a handle to it
+_collector: contextvars.ContextVar[ResultCollector | None] = contextvars.ContextVar("collector", default=None)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    if getattr(config.option, "version", 0):  # `pytest --version`: pytest prints its own line after ours
+        sys.stdout.write(version_line() + "\n")
+        return
+    enable_allure(config)  # --report-dir DIR: allure-pytest writes DIR/allure-results (workers too)
+    if not _is_worker(config):
+        fix_worker_args(config)  # workers get --report-dir=DIR: DIR exists by then (see reporting.PATH_OPTIONS)
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if not _is_worker(session.config):
+        collector = ResultCollector()
+        session.config.stash[RESULTS_KEY] = collector
+        _collector.set(collector)
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    collector = _collector.get(None)
+    if collector is not None:
+        collector.add_report(report)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    collector = session.config.stash.get(RESULTS_KEY, None)
+    if collector is None:
+        return
+    collector.finished = time.time()
+    path = session.config.option.results_json
+    if path:
+        collector.write_json(Path(path))
+    built = finish_session(session.config, collector, session.config.stash.get(HANDLE_KEY, None),
+                           int(session.exitstatus))
+    if built is not None:
+        session.config.stash[REPORT_KEY] = built
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    built = config.stash.get(REPORT_KEY, None)
+    if built is not None:
+        terminalreporter.write_sep("=", "responses-conformance score")
+        for line in terminal_lines(built):
+            terminalreporter.write_line(line)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    server = config.stash.get(SERVER_KEY, None)
+    if server is not None:
+        server.stop()
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    handle = config.stash.get(HANDLE_KEY, None)
+    if handle is None:
+        return []
+    return [version_line(), f"responses-conformance: {handle.kind} server {handle.url}, model {handle.model}",
+            *managed.header_lines(handle.info)]
+
+
+# -- requirements -------------------------------------------------------------------------------
+
+
+def requirement_of(item: pytest.Item) -> Requirement | None:
+    marker = item.get_closest_marker("requirement")
+    return REGISTRY.get(marker.args[0]) if marker else None
+
+
+class _NoRequirement:
+    id = None
+
+
+_NONE = _NoRequirement()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    try:
+        unsupported = declared_unsupported(config.option.unsupported, getattr(config.option, "profile", ""))
+    except ProfileError as exc:
+        raise pytest.UsageError(f"responses-conformance: {exc}") from None
+    wanted = {r.strip() for r in (config.option.requirements or "").split(",") if r.strip()}
+    if wanted:
+        keep = [it for it in items if (requirement_of(it) or _NONE).id in wanted]
+        config.hook.pytest_deselected(items=[it for it in items if it not in keep])
+        items[:] = keep
+    for item in items:
+        req = requirement_of(item)
+        if req is None:
+            continue
+        item.user_properties.append(("requirement", req.id))
+        item.user_properties.append(("level", req.level.value))
+        item.repr_failure = functools.partial(_repr_failure, item)  # type: ignore[method-assign]
+        add_allure_marks(config, item, req)
+        missing = unsupported_feature(req.feature, unsupported)
+        if missing:
+            item.add_marker(pytest.mark.xfail(
+                reason=f"unsupported: the server does not claim feature {missing!r} (--unsupported/--profile)",
+                strict=False))
+
+
+def _repr_failure(item: pytest.Item, excinfo: pytest.ExceptionInfo[BaseException]) -> Any:
+    # a ConformanceFailure is reported by format_failure (pytest_runtest_makereport): do not render
+    # pytest's own traceback of it first, ~30 ms of CPU per failing test (benchmarks/run.py)
+    if excinfo.errisinstance(ConformanceFailure):
+        return str(excinfo.value)
+    return type(item).repr_failure(item, excinfo)  # type: ignore[arg-type]
+
+
+# -- fixtures -----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def server(pytestconfig: pytest.Config) -> ServerHandle:
+    handle = pytestconfig.stash.get(HANDLE_KEY, None)
+    if handle is None:  # collected through a path the configure step did not recognise
+        try:
+            handle = start_server(pytestconfig)
+        except ServerProblem as exc:
+            pytest.exit(f"responses-conformance: {exc}", returncode=4)
+    guard.LIVENESS.configure(handle.url, handle.model, handle.api_key)  # for its probe of a silent server
+    return handle
+
+
+@pytest.fixture(scope="session")
+def model(server: ServerHandle) -> str:
+    return server.model
+
+
+@pytest.fixture(scope="session")
+def api(server: ServerHandle, pytestconfig: pytest.Config) -> http_layer.ApiClient:
+    client = http_layer.ApiClient(server.url, server.api_key, timeout=pytestconfig.option.request_timeout)
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def sdk(server: ServerHandle, pytestconfig: pytest.Config) -> Any:
+    """The official `openai` SDK client, pointed at the server, recording evidence."""
+    import httpx
+    import openai
+
+    timeout = pytestconfig.option.request_timeout
+    http_client = httpx.Client(
+        timeout=httpx.Timeout(timeout, connect=10.0),
+        # fail fast, bounded memory, and a deadline for a whole answer (a trickling body too)
+        transport=guard.GuardedTransport(max_body=http_layer.MAX_BODY * 8, deadline=timeout),
+        event_hooks={"request": [_sdk_request], "response": [_sdk_response]},
+    )
+    client = openai.OpenAI(base_url=server.url, api_key=server.api_key or "none", max_retries=0,
+                           timeout=timeout, http_client=http_client)
+    yield client
+    client.close()
+
+
+def _sdk_request(request: Any) -> None:
+    body = request.content.decode("utf-8", "replace") if request.content else None
+    request.extensions["rc_exchange"] = http_layer.record(http_layer.Exchange(
+        method=request.method, url=str(request.url),
+        request_headers=REDACTOR.headers(request.headers.multi_items()),
+        request_body=http_layer._trim(body)))
+    request.extensions["rc_started"] = time.monotonic()
+
+
+def _sdk_response(response: Any) -> None:
+    ex = response.request.extensions.get("rc_exchange")
+    if ex is None:
+        return
+    ex.status = response.status_code
+    ex.response_headers = REDACTOR.headers(response.headers.multi_items())
+    if "text/event-stream" not in response.headers.get("content-type", ""):
+        response.read()
+        ex.response_body = http_layer._trim(response.content)
+    # the round trip, as ApiClient records it (to the headers only, for a stream the SDK reads later)
+    ex.elapsed_ms = (time.monotonic() - response.request.extensions.get("rc_started", time.monotonic())) * 1000
+
+
+@pytest.fixture(autouse=True)
+def _evidence(request: pytest.FixtureRequest) -> Any:
+    evidence = http_layer.Evidence(request.node.nodeid)
+    token = http_layer.CURRENT.set(evidence)
+    test_token = guard.CURRENT_TEST.set(request.node.nodeid)
+    request.node.stash[EVIDENCE_KEY] = evidence
+    yield evidence
+    guard.CURRENT_TEST.reset(test_token)
+    http_layer.CURRENT.reset(token)
+
+
+EVIDENCE_KEY = pytest.StashKey[http_layer.Evidence]()
+
+
+# -- failure reports ----------------------------------------------------------------------------
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    if call.excinfo is not None:  # before any report (ours, JUnit, Allure) renders the exception
+        hygiene.redact_exception(call.excinfo.value, REDACTOR.text)
+    report = yield
+    req = requirement_of(item)
+    evidence = item.stash.get(EVIDENCE_KEY, None)
+    keep = report.when == "call" or (report.when == "setup" and report.outcome != "passed")
+    if keep and evidence is not None and evidence.exchanges:
+        report.user_properties.append(("evidence", json.dumps([ex.as_dict() for ex in evidence.exchanges[-6:]])))
+    if call.excinfo is not None and req is not None and call.excinfo.errisinstance(ConformanceFailure):
+        report.longrepr = format_failure(req, str(call.excinfo.value), evidence)
+    elif call.excinfo is not None and req is not None:
+        # transport, SDK and JSON errors the server caused: the failure shape, not our traceback
+        message = server_caused(call.excinfo.value)
+        if message:
+            report.longrepr = format_failure(req, message, evidence)
+    if req is not None:
+        hygiene.note_dead_server(report)
+        if report.when == "setup" and report.failed and call.excinfo is not None and (
+                call.excinfo.errisinstance(ConformanceFailure) or server_caused(call.excinfo.value)):
+            # a fixture could not get the server's answer (a dead server, a rejected request): the
+            # server failed this requirement; an error stays what our own code broke
+            report.when = "call"
+    hygiene.redact_report(report, REDACTOR.text)
+    return report
+
+
+def format_failure(req: Requirement, message: str, evidence: http_layer.Evidence | None) -> str:
+    lines = [f"[{req.id}] {req.level.value}: {req.statement}", message.rstrip(), f"Spec: {req.spec}"]
+    if req.quote:
+        lines[-1] += f' - "{req.quote}"'
+    if evidence and evidence.exchanges:
+        last = evidence.exchanges[-1]
+        status = last.status if last.status is not None else (last.error or "no response")
+        lines.append(f"Last exchange: {last.method} {last.url} -> {status}")
+        lines.append(f"Reproduce with: {last.curl()}")
+    return "\n".join(lines)

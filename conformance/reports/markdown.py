@@ -1,0 +1,105 @@
+"""report.md: the run in GitHub-flavoured Markdown, for a PR comment or a job summary.
+
+Scores per level, a table per area, then what did not pass: each failure folded in `<details>`
+with its message, spec reference and curl reproducer.  Kept under GitHub's 65,536-character
+comment limit: past MAX_CHARS the remaining failures are listed by id only.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from conformance.reports.model import LEVELS, failures, server_label, short, verdict_sentence, version_text
+
+MAX_CHARS = 60000
+ICON = {"pass": "✅", "fail": "❌", "empty": "⚠️"}
+
+
+def _cell(text: Any) -> str:
+    return str(text if text is not None else "").replace("|", "\\|").replace("\n", " ")
+
+
+def _fence(text: str) -> str:
+    fence = "```"
+    while fence in text:
+        fence += "`"
+    return f"{fence}\n{text.rstrip()}\n{fence}"
+
+
+def _score(counts: dict[str, Any]) -> str:
+    if not counts["judged"]:
+        return "–"
+    text = counts["score"]
+    return f"**{text}**" if counts["failed"] or counts["error"] else text
+
+
+def render(report: dict[str, Any]) -> str:
+    summary = report["summary"]
+    spec = report.get("spec") or {}
+    server = report.get("server") or {}
+    commit = (spec.get("commit") or "")[:10]
+    out = [f"## {ICON.get(summary['verdict'], '')} Responses API conformance: {verdict_sentence(report)}", ""]
+    meta = [f"**Server** `{_cell(server_label(report))}`", f"`{_cell(server.get('url'))}` ({server.get('kind')})"]
+    if server.get("version"):
+        meta.append(f"version `{_cell(version_text(server.get('version')))}`"[:200])
+    meta.append(f"**spec** [`{commit}`]({spec.get('url')})" if spec.get("url") else "**spec** unknown")
+    meta.append(f"**suite** {report['suite'].get('version')}")
+    if report.get("started"):
+        meta.append(f"{report['started']} ({report.get('duration_s')} s)")
+    out += [" · ".join(meta), ""]
+    out += ["| level | score | passed | failed | error | skipped | unsupported | not run |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for lv in LEVELS:
+        c = summary["levels"][lv]
+        if c["total"]:
+            out.append(f"| {lv} | {_score(c)} | {c['passed']} | {c['failed']} | {c['error']} | {c['skipped']} "
+                       f"| {c['unsupported']} | {c['not-run']} |")
+    out += ["", "Score = passed / judged (passed + failed + error + skipped); a skip is never a pass. "
+            "Unsupported (declared with `--unsupported`) and not-run requirements are counted apart.", ""]
+    out += ["<details><summary>By area</summary>", "", "| area | MUST | SHOULD | MAY | not passed |",
+            "| --- | --- | --- | --- | --- |"]
+    for area, per in summary["areas"].items():
+        bad = per["all"]["failed"] + per["all"]["error"]
+        out.append(f"| {area} | {_score(per['MUST'])} | {_score(per['SHOULD'])} | {_score(per['MAY'])} "
+                   f"| {bad or ''} |")
+    out += ["", "</details>", ""]
+    bad = failures(report)
+    if bad:
+        out += [f"### Not met ({len(bad)})", ""]
+        size = sum(len(x) + 1 for x in out)
+        for i, e in enumerate(bad):
+            block = _failure_block(e)
+            if size + len(block) > MAX_CHARS:
+                rest = ", ".join(f"`{x['id']}`" for x in bad[i:])
+                out += [f"... and {len(bad) - i} more, see report.html: {rest}", ""]
+                break
+            out.append(block)
+            size += len(block) + 1
+    for outcome, title in (("skipped", "Skipped (not judged, not counted as passed)"),
+                           ("unsupported", "Unsupported (declared)"), ("not-run", "Not run")):
+        rows = [e for e in report["requirements"] if e["outcome"] == outcome]
+        if not rows:
+            continue
+        out += [f"<details><summary>{title}: {len(rows)}</summary>", ""]
+        for e in rows[:200]:
+            out.append(f"- `{e['id']}` {e['level']}: {_cell(e['statement'])} — {_cell(short(e.get('reason'), 200))}")
+        if len(rows) > 200:
+            out.append(f"- ... and {len(rows) - 200} more")
+        out += ["", "</details>", ""]
+    text = "\n".join(out).rstrip() + "\n"
+    return text[:MAX_CHARS + 4000]
+
+
+def _failure_block(e: dict[str, Any]) -> str:
+    lines = [f"<details><summary><b>{e['id']}</b> {e['level']} ({e['outcome']}): {_cell(e['statement'])}</summary>",
+             "", _fence(e.get("message") or "(no message)"), ""]
+    spec = f"Spec: `{_cell(e.get('spec'))}` ({e.get('basis')})"
+    if e.get("spec_url"):
+        spec += f" — [openapi.yaml]({e['spec_url']})"
+    lines.append(spec)
+    if e.get("quote"):
+        lines.append(f"> {_cell(e['quote'])}")
+    if e.get("curl") and "Reproduce with" not in (e.get("message") or ""):
+        lines += ["", "Reproduce:", "", _fence(e["curl"])]
+    lines += ["", "</details>", ""]
+    return "\n".join(lines)
