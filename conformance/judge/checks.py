@@ -16,12 +16,37 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
+import pytest
+
 from conformance.base.failure import MISSING, ConformanceFailure, ModelDidNotCooperate, describe, show
 from conformance.judge.schema import Schemas, Violation
 
 # the failure shape is defined below the wire layer (which raises it too); tests import it from here
-__all__ = ["MISSING", "Collector", "ConformanceFailure", "ModelDidNotCooperate", "check", "check_schema",
-           "check_union", "describe", "fail", "get", "show"]
+__all__ = [
+    "MISSING",
+    "NOT_APPLICABLE",
+    "Collector",
+    "ConformanceFailure",
+    "ModelDidNotCooperate",
+    "check",
+    "check_schema",
+    "check_union",
+    "describe",
+    "fail",
+    "get",
+    "nothing_to_judge",
+    "show",
+]
+
+
+# the reason prefix of a test that had nothing to judge (the server sent nothing the requirement is
+# about): reported as "not applicable", never as passed, and never blamed on the model
+NOT_APPLICABLE = "not applicable: "
+
+
+def nothing_to_judge(why: str) -> NoReturn:
+    """End a test that found nothing its requirement is about (no output_text, no stream indexes...)."""
+    pytest.skip(NOT_APPLICABLE + why)
 
 
 def fail(at: str, received: Any, expected: str, note: str = "") -> NoReturn:
