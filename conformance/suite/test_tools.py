@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-from conformance.judge.checks import Collector, check, check_schema, fail
+from conformance.judge.checks import Collector, check, fail
 from conformance.judge.responses import (
     ANSWER,
     TOOL_PROMPT,
@@ -72,8 +72,8 @@ def answer(call: dict[str, Any], output: str) -> dict[str, Any]:
 @requirement("TOOLS-CALL-001", MUST)
 def test_function_call_item(api, model):
     _, resp = turn_one(api, model)
+    # the item's full schema is OUTPUT-ITEM-007's (a `namespace: null` is not a wrong tool call)
     for i, call in calls_with_index(resp):
-        check_schema("FunctionToolCall", call, f"$.output[{i}]")
         check(call.get("name") in DECLARED, f"$.output[{i}].name", call.get("name"),
               f"the name of a declared function tool ({', '.join(DECLARED)})")
         check(bool(call.get("call_id")), f"$.output[{i}].call_id", call.get("call_id"),
