@@ -167,6 +167,7 @@ def _apply_options(config: pytest.Config) -> None:
         raise file_config.ConfigError(problem)
     loaded = config.stash.get(FILE_CONFIG_KEY, file_config.FileConfig())
     file_config.apply(config.option, loaded, config.stash.get(GIVEN_KEY, set()))
+    config.option.rc_config_file = str(loaded.path) if loaded.path else None  # for the report
     features = {r.feature for r in REGISTRY if r.feature}
     for profile in loaded.profiles.values():  # a user profile's features are checked like --unsupported's
         bad = feature_problem(",".join(sorted(profile.unsupported)), features, f"{loaded.path}: profile "
@@ -254,7 +255,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if path:
         collector.write_json(Path(path))
     built = finish_session(session.config, collector, session.config.stash.get(HANDLE_KEY, None),
-                           int(session.exitstatus))
+                           int(session.exitstatus), session.config.stash.get(BASELINE_KEY, None))
     if built is not None:
         session.config.stash[REPORT_KEY] = built
 
