@@ -130,7 +130,7 @@ def words(text: str) -> str:
 
 
 @requirement("REASON-LEAK-001", MUST)
-@pytest.mark.parametrize("mode", ["json", "stream"])
+@pytest.mark.parametrize("mode", ["json", pytest.param("stream", marks=pytest.mark.feature("streaming"))])
 def test_no_reasoning_markup_in_the_answer(api, model, mode):
     texts, _ = answer_and_reasoning(api, model, mode)
     if not any(t.strip() for _, t in texts):
@@ -144,7 +144,7 @@ def test_no_reasoning_markup_in_the_answer(api, model, mode):
 
 
 @requirement("REASON-LEAK-002", SHOULD)
-@pytest.mark.parametrize("mode", ["json", "stream"])
+@pytest.mark.parametrize("mode", ["json", pytest.param("stream", marks=pytest.mark.feature("streaming"))])
 def test_reasoning_not_repeated_in_the_answer(api, model, mode):
     texts, resp = answer_and_reasoning(api, model, mode)
     thoughts = [words(t) for _, item in reasoning_of(resp) for t in reasoning_texts(item)]

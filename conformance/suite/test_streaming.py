@@ -224,7 +224,7 @@ def item_kinds(resp: dict[str, Any] | None) -> list[str]:
 
 
 @requirement("STREAM-FINAL-001", MUST)
-@pytest.mark.parametrize("kind", ["answer", "tool_call"])
+@pytest.mark.parametrize("kind", ["answer", pytest.param("tool_call", marks=pytest.mark.feature("tools"))])
 def test_stream_gives_the_same_kinds_of_items(api, model, kind, request):
     s = read_stream(api, model, kind, request.config)
     body = {**BODIES[kind](model), "stream": False}  # said explicitly: STREAM-HTTP-002 judges the default
