@@ -300,12 +300,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     keep = [it for it in items if not any(unsupported_feature(m.args[0], unsupported)
                                           for m in it.iter_markers("feature"))]
     if selection:
-        keep = [it for it in keep if selection.matches(requirement_of(it) or _NO_MATCH)]
+        keep = [it for it in keep if (req := requirement_of(it)) is not None and selection.matches(req)]
         if items and not keep:
             raise pytest.UsageError(f"responses-conformance: {selection.describe()} selects requirements, but no "
                                     f"collected test checks them (the test paths given leave them out)")
     if len(keep) != len(items):
-        config.hook.pytest_deselected(items=[it for it in items if it not in keep])
+        kept = {id(it) for it in keep}
+        config.hook.pytest_deselected(items=[it for it in items if id(it) not in kept])
         items[:] = keep
     for item in items:
         req = requirement_of(item)
@@ -329,17 +330,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.user_properties.append(("known_failure", entry.reason or "listed in the baseline"))
             item.add_marker(pytest.mark.xfail(reason=f"known failure (--baseline): {entry.reason or req.id}",
                                               strict=False))
-
-
-class _NoMatch:
-    """What a test without a requirement is matched as: no selection keeps it."""
-
-    id = ""
-    area = ""
-    level = type("L", (), {"value": ""})()
-
-
-_NO_MATCH: Any = _NoMatch()
 
 
 def _repr_failure(item: pytest.Item, excinfo: pytest.ExceptionInfo[BaseException]) -> Any:
