@@ -166,7 +166,8 @@ def _apply_options(config: pytest.Config) -> None:
     if problem:
         raise file_config.ConfigError(problem)
     loaded = config.stash.get(FILE_CONFIG_KEY, file_config.FileConfig())
-    file_config.apply(config.option, loaded, config.stash.get(GIVEN_KEY, set()))
+    given = config.stash.get(GIVEN_KEY, set())
+    file_config.apply(config.option, loaded, given)
     config.option.rc_config_file = str(loaded.path) if loaded.path else None  # for the report
     features = {r.feature for r in REGISTRY if r.feature}
     for profile in loaded.profiles.values():  # a user profile's features are checked like --unsupported's
@@ -175,13 +176,25 @@ def _apply_options(config: pytest.Config) -> None:
         if bad:
             raise file_config.ConfigError(bad)
     define_profiles(loaded.profiles)
+
+    def where(problem: str, *options: str) -> str:
+        """The problem, naming the configuration file when it set the option at fault."""
+        names = [o for o in options or (problem.split()[0],) if o.startswith("--")]
+        from_file = any(o[2:].replace("-", "_") in loaded.values and o not in given for o in names)
+        return problem + (f" (set in {loaded.path})" if from_file else "")
+
     problem = option_problem(config.option, features)
     if problem:
-        raise file_config.ConfigError(problem)
-    config.stash[UNSUPPORTED_KEY] = declared_unsupported(config.option.unsupported,
-                                                         getattr(config.option, "profile", ""))
-    config.stash[SELECTION_KEY] = parse_selection(config.option.area, config.option.requirements,
-                                                  config.option.level, REGISTRY)
+        raise file_config.ConfigError(where(problem))
+    try:
+        config.stash[UNSUPPORTED_KEY] = declared_unsupported(config.option.unsupported,
+                                                             getattr(config.option, "profile", ""))
+        config.stash[SELECTION_KEY] = parse_selection(config.option.area, config.option.requirements,
+                                                      config.option.level, REGISTRY)
+    except ProfileError as exc:
+        raise ProfileError(where(str(exc), "--profile")) from None
+    except SelectionError as exc:
+        raise SelectionError(where(str(exc), "--area", "--requirements", "--level")) from None
     if config.option.baseline:
         config.stash[BASELINE_KEY] = gate.load_baseline(Path(config.option.baseline))
 

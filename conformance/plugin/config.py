@@ -88,6 +88,8 @@ def load(invocation_dir: Path, explicit: str | None = None) -> FileConfig:
     if table is None:
         if not named:  # a pyproject.toml that does not configure the suite
             return FileConfig()
+        if "tool" in data or "project" in data:
+            raise ConfigError(f"{path} has no [tool.{TABLE}] table")
         table = data  # a file of its own: the keys at its top level
     where = f"{path}: [tool.{TABLE}]" if table is not data else str(path)
     if not isinstance(table, dict):

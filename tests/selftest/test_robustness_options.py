@@ -58,3 +58,17 @@ def test_bad_input_is_one_clear_error(case, server):
     if "--server-url" not in args:
         args += ["--server-url", server.url, "--api-key", "right-key-0123456789"]
     one_clear_error(pytest_run(str(SUITE), "-q", *args, timeout=120), words)
+
+
+@pytest.mark.parametrize(("text", "words"), [
+    ('servr-url = "http://127.0.0.1:8000/v1"', "unknown key `servr-url`; did you mean `server-url`?"),
+    ("request-timeout = [", "not valid TOML"),
+    ('area = "streamng"', "--area 'streamng' is not an area; closest: streaming"),
+    ("request-timeout = -1", "--request-timeout must be a positive number of seconds, not -1 (set in"),
+])
+def test_a_bad_config_file_is_one_clear_error(tmp_path, text, words):
+    path = tmp_path / "conformance.toml"
+    path.write_text(text + "\n")
+    run = pytest_run(str(SUITE), "-q", f"--conformance-config={path}", timeout=120)
+    one_clear_error(run, words)
+    assert str(path) in run.output

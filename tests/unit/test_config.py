@@ -92,6 +92,12 @@ def test_a_malformed_file_is_one_line(tmp_path, text, words):
     assert "sk-secret" not in str(err.value)
 
 
+def test_a_named_pyproject_without_the_table_says_so(tmp_path):
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'x'\n")
+    with pytest.raises(config.ConfigError, match=r"has no \[tool.responses-conformance\] table"):
+        config.load(tmp_path, "pyproject.toml")
+
+
 def test_a_named_file_must_exist(tmp_path):
     with pytest.raises(config.ConfigError, match=r"--conformance-config missing\.toml: no such file"):
         config.load(tmp_path, "missing.toml")
