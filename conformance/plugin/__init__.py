@@ -291,8 +291,15 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     handle = config.stash.get(HANDLE_KEY, None)
     if handle is None:
         return []
-    return [version_line(), f"responses-conformance: {handle.kind} server {handle.url}, model {handle.model}",
-            *managed.header_lines(handle.info)]
+    lines = [version_line(), f"responses-conformance: {handle.kind} server {handle.url}, model {handle.model}",
+             *managed.header_lines(handle.info)]
+    opt = config.option
+    run = [f"config {opt.rc_config_file}" if getattr(opt, "rc_config_file", None) else "",
+           config.stash.get(SELECTION_KEY, Selection()).describe(),
+           f"baseline {opt.baseline} ({len(config.stash.get(BASELINE_KEY, {}))} entries)" if opt.baseline else ""]
+    if any(run):
+        lines.append("responses-conformance: " + "; ".join(p for p in run if p))
+    return lines
 
 
 # -- requirements -------------------------------------------------------------------------------
