@@ -45,7 +45,7 @@ def skip_if_cut_short(resp: dict[str, Any]) -> None:
 
 
 @requirement("OTEXT-001", MUST)
-@pytest.mark.parametrize("mode", ["json", "stream"])
+@pytest.mark.parametrize("mode", ["json", pytest.param("stream", marks=pytest.mark.feature("streaming"))])
 def test_answer_has_output_text(api, model, mode):
     resp, where = answer(api, model, mode)
     skip_if_cut_short(resp)
@@ -61,7 +61,7 @@ def test_answer_has_output_text(api, model, mode):
 
 
 @requirement("OTEXT-002", MUST)
-@pytest.mark.parametrize("mode", ["json", "stream"])
+@pytest.mark.parametrize("mode", ["json", pytest.param("stream", marks=pytest.mark.feature("streaming"))])
 def test_output_text_field_matches_parts(api, model, mode):
     resp, where = answer(api, model, mode)
     if resp.get("output_text") is None:

@@ -80,7 +80,8 @@ def item_ids(resp: dict[str, Any]) -> list[Any]:
 
 
 @requirement("STATE-GET-001", MUST)
-@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
+@pytest.mark.parametrize("stream", [False, pytest.param(True, marks=pytest.mark.feature("streaming"))],
+                         ids=["json", "stream"])
 def test_get_returns_what_was_created(api, model, stream):
     body = request(model, QUESTION, SHORT)
     if stream:

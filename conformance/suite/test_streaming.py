@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 
 from conformance.judge.checks import MISSING, Collector, ConformanceFailure, check, fail, show
-from conformance.judge.profiles import declared_unsupported
 from conformance.judge.responses import (
     ANSWER,
     LONG_PROMPT,
@@ -61,10 +60,7 @@ BODIES = {
 
 
 def read_stream(api: Any, model: str, kind: str, config: pytest.Config) -> Stream:
-    """The shared stream of this kind (tool calls skipped when the server does not claim tools)."""
-    if kind == "tool_call" and "tools" in declared_unsupported(config.option.unsupported,
-                                                               getattr(config.option, "profile", "")):
-        pytest.skip("the server does not claim tools (--unsupported tools): no tool-call stream")
+    """The shared stream of this kind (the tool-call case is dropped when the server does not claim tools)."""
     try:
         reply = stream_shared(api, BODIES[kind](model), f"the {kind} request (stream: true)")
     except ConformanceFailure as exc:
@@ -76,7 +72,8 @@ def read_stream(api: Any, model: str, kind: str, config: pytest.Config) -> Strea
     return s
 
 
-@pytest.fixture(params=list(BODIES))
+@pytest.fixture(params=[pytest.param(k, marks=pytest.mark.feature("tools")) if k == "tool_call" else k
+                        for k in BODIES])
 def stream(request: pytest.FixtureRequest, api: Any, model: str) -> Stream:
     return read_stream(api, model, request.param, request.config)
 
@@ -227,7 +224,7 @@ def item_kinds(resp: dict[str, Any] | None) -> list[str]:
 
 
 @requirement("STREAM-FINAL-001", MUST)
-@pytest.mark.parametrize("kind", ["answer", "tool_call"])
+@pytest.mark.parametrize("kind", ["answer", pytest.param("tool_call", marks=pytest.mark.feature("tools"))])
 def test_stream_gives_the_same_kinds_of_items(api, model, kind, request):
     s = read_stream(api, model, kind, request.config)
     body = {**BODIES[kind](model), "stream": False}  # said explicitly: STREAM-HTTP-002 judges the default

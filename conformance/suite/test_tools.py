@@ -130,7 +130,8 @@ def streamed_texts(reply: Any) -> tuple[dict[str, Any], list[str]]:
 
 
 @requirement("TOOLS-CALL-003", MUST)
-@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
+@pytest.mark.parametrize("stream", [False, pytest.param(True, marks=pytest.mark.feature("streaming"))],
+                         ids=["json", "stream"])
 def test_tool_call_not_emitted_as_text(api, model, stream):
     body = request(model, TOOL_PROMPT, ANSWER, tools=TOOLS)
 
