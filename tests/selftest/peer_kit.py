@@ -3,6 +3,8 @@ install), start, run, stop what was started, and gate the run on the peer's comm
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import signal
@@ -14,6 +16,16 @@ from pathlib import Path
 import pytest
 
 from tools.peers import PEERS, REPO, Recipes, answers
+
+
+@contextlib.contextmanager
+def peer_port(recipes: Recipes, name: str):
+    """One run at a time per recipe: `vllm` and `vllm-nostore` are one server on one port (xdist workers
+    would otherwise start them together)."""
+    recipes.peers_dir.mkdir(parents=True, exist_ok=True)
+    with (recipes.peers_dir / f".run-{PEERS[name].script_name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 @dataclass
@@ -38,6 +50,13 @@ def run_peer(recipes: Recipes, name: str, report_dir: Path, *, suite_options: tu
              tests: tuple[str, ...] = (), install_timeout: float = 1500, start_timeout: float = 600,
              suite_timeout: float = 900) -> PeerResult:
     """`python -m tools.peers run NAME --install` in a subprocess; SIGTERM (which stops what it started) on timeout."""
+    with peer_port(recipes, name):
+        return _run_peer(recipes, name, report_dir, suite_options, tests, install_timeout, start_timeout,
+                         suite_timeout)
+
+
+def _run_peer(recipes: Recipes, name: str, report_dir: Path, suite_options: tuple[str, ...], tests: tuple[str, ...],
+              install_timeout: float, start_timeout: float, suite_timeout: float) -> PeerResult:
     base, _, _ = recipes.url(name)
     was_up = answers(base)
     cmd = [sys.executable, "-m", "tools.peers", "run", name, "--install", "--peers-dir", str(recipes.peers_dir),
