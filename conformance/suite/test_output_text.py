@@ -85,7 +85,8 @@ def report(s: Stream, problems: list[Any], kind: str) -> None:
     c = Collector()
     for p in problems:
         c.add(str(p))
-    c.raise_if_any(f"the {kind} stream: {show(s.summary(), 600)}")
+    note = s.location_note()
+    c.raise_if_any(f"the {kind} stream: {show(s.summary(), 600)}" + (f"\n{note}" if note else ""))
 
 
 @requirement("OTEXT-003", MUST)

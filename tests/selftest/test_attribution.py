@@ -19,6 +19,10 @@ CASES = [
     # vLLM: error.code is an integer; the unknown id still gets its 404 with an error object
     ("error-code-integer", "ERROR-010", ["STATE-UNKNOWN-001"]),
 ]
+# llama.cpp: stream events without any index are located by item_id; only the schema and sequence
+# requirements judge the missing fields (the others compare items, texts and nesting, and still can)
+NO_INDEX_BYSTANDERS = ["OTEXT-003", "OTEXT-004", "STREAM-ITEM-001", "STREAM-ITEM-002", "STREAM-ID-001",
+                       "STREAM-NEST-001", "STREAM-TEXT-001", "STREAM-FINAL-001"]
 
 
 @pytest.mark.parametrize(("defect", "judge", "bystanders"), CASES, ids=[c[0] for c in CASES])
@@ -26,3 +30,13 @@ def test_a_defect_fails_only_the_requirement_that_judges_it(defect, judge, bysta
     run = run_suite(defect, requirements=[judge, *bystanders])
     got = {r: run.outcomes.get(r) for r in [judge, *bystanders]}
     assert got == {judge: "failed", **{r: "passed" for r in bystanders}}, run.output[-3000:]
+
+
+def test_stream_events_without_indexes_are_one_finding():
+    judges = ["STREAM-EVENT-002", "STREAM-SEQ-001"]
+    run = run_suite("stream-events-without-indexes", requirements=[*judges, *NO_INDEX_BYSTANDERS, "STREAM-INDEX-001"])
+    got = {r: run.outcomes.get(r) for r in [*judges, *NO_INDEX_BYSTANDERS, "STREAM-INDEX-001"]}
+    want = {**{r: "failed" for r in judges}, **{r: "passed" for r in NO_INDEX_BYSTANDERS}}
+    assert {r: got[r] for r in want} == want, run.output[-3000:]
+    # nothing to judge: no event carries an index (never "passed")
+    assert got["STREAM-INDEX-001"] not in ("passed", "failed"), got
