@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from conformance.judge.checks import MISSING, Collector, check, fail, show
+from conformance.judge.checks import MISSING, Collector, check, fail, nothing_to_judge, show
 from conformance.judge.responses import (
     ANSWER,
     SHORT,
@@ -300,6 +300,13 @@ def test_chained_tool_round_trip_kept(api, model):
 
 @requirement("STATE-PREV-004", MUST)
 def test_unknown_previous_response_rejected(api, model):
+    # a server that rejects every previous_response_id would pass without judging anything: a known id
+    # must be taken first (its rejection is STATE-PREV-001's finding)
+    known = post_ok(api, request(model, QUESTION, TRUNCATED_LIMIT), "a response to continue").get("id")
+    follow = api.post("responses", request(model, QUESTION, TRUNCATED_LIMIT, previous_response_id=known))
+    if not 200 <= follow.status < 300:
+        nothing_to_judge(f"the server rejects previous_response_id {known!r}, an id it issued (HTTP {follow.status}; "
+                         "STATE-PREV-001 judges that): rejecting an unknown id tells nothing")
     prev = unknown_id()
     reply = api.post("responses", request(model, QUESTION, TRUNCATED_LIMIT, previous_response_id=prev))
     check(400 <= reply.status < 500, "HTTP status", f"HTTP {reply.status} {show(reply.body[:300])}",
