@@ -142,7 +142,9 @@ class Recipes:
     def url(self, name: str) -> tuple[str, str, str | None]:
         name = PEERS[name].script_name if name in PEERS else name
         res = self.call("url", name, timeout=30)
-        parts = res.stdout.split()
+        # the line with the URL: a recipe's stderr (e.g. a key file not made yet) may come first
+        line = next((ln for ln in res.stdout.splitlines() if ln.startswith(("http://", "https://"))), "")
+        parts = line.split()
         if res.returncode != 0 or len(parts) < 2:
             raise PeerError(f"`peers.sh url {name}` failed: {res.stdout.strip()[-300:]}")
         key = parts[2] if len(parts) > 2 and parts[2] != "none" else None
@@ -319,6 +321,8 @@ def run_peer(session: Session, peer: Peer, report_dir: Path, tests: list[str], e
         if peer.upstream:
             session.ensure(PEERS[peer.upstream])
         run.started_by_us = session.ensure(peer, run)
+        # again: a recipe may make its key only when it installs or starts the server (litellm)
+        run.base_url, run.model, key = recipes.url(peer.name)
         run.version = recipes.version(peer)
         cmd = [sys.executable, "-m", "pytest", *(tests or [str(SUITE_DIR)]), "-p", "no:cacheprovider",
                "-o", "addopts=", "-q", "-rfEs", "--rootdir", str(REPO),
