@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,8 @@ from conformance.base.failure import show
 from conformance.judge.responses import ANSWER, final_response
 from conformance.wire.http import CURRENT, Exchange, record
 
+CONTEXT_EXCEEDED = re.compile(r"maximum context length|context (length|window) (is )?exceeded|exceeds the context",
+                              re.IGNORECASE)
 TERMINAL = ("response.completed", "response.incomplete", "response.failed")
 HANDED_BACK_KEYS = ("id", "call_id", "encrypted_content")
 # tool types the spec lists as built-in tools "provided by OpenAI": a server that does not host
@@ -244,6 +247,11 @@ def ablations(body: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
         kept = [t for t in tools if not (isinstance(t, dict) and t.get("type") == kind)]
         yield f"the `{kind}` tool(s)", {**body, "tools": kept}
     items = inputs_of(body)
+    for kind in ("item_reference", "reasoning"):
+        of_kind = [i for i, it in enumerate(items) if isinstance(it, dict) and it.get("type") == kind]
+        if len(of_kind) > 1:
+            yield f"the {kind} items (input{of_kind})", \
+                {**body, "input": [it for i, it in enumerate(items) if i not in of_kind]}
     for i, item in enumerate(items):
         if isinstance(item, dict) and item.get("type") in ("item_reference", "reasoning"):
             yield f"input[{i}] (a {item['type']} item: {json.dumps(item)[:160]})", \
@@ -265,6 +273,13 @@ class Sent:
     def accepted(self) -> bool:
         return 200 <= self.status < 300 and isinstance(self.response, dict) \
             and self.response.get("status") != "failed"
+
+    @property
+    def too_long(self) -> bool:
+        """Refused because the prompt exceeds the model's context: the model's size, not the request's shape."""
+        err = self.error or {}
+        return 400 <= self.status < 500 and (err.get("code") == "context_length_exceeded" or bool(
+            CONTEXT_EXCEEDED.search(str(err.get("message", "")))))
 
     @property
     def clear_4xx(self) -> bool:
@@ -319,6 +334,7 @@ class Replay:
     turns: list[Turn] = field(default_factory=list)
     refused: str | None = None  # the failure text: which turn, what the server said, what it refused
     not_cooperating: str | None = None
+    too_long: str | None = None  # the client's prompt does not fit the model's context: nothing to judge
     set_aside: list[str] = field(default_factory=list)  # allowed refusals the replay went on without
     exchanges: list[Exchange] = field(default_factory=list)
 
@@ -356,6 +372,9 @@ def _replay(api: Any, model: str, scenario: Scenario) -> Replay:
         sent = send(api, small(body, model))
         if not sent.accepted:
             sent = _without_allowed(api, sent, out)
+        if sent.too_long:
+            out.too_long = f"turn {number} of {scenario.name} exceeds the model's context: {sent.text[:300]}"
+            break
         if not sent.accepted:
             out.refused = (f"{scenario.client}, {scenario.name}, turn {number} of {n} ({turn.file}) was refused\n"
                            f"Received: {sent.text}\nRefused: {_culprit(api, sent)}\n"
@@ -397,6 +416,7 @@ def _culprit(api: Any, sent: Sent) -> str:
     if isinstance(sent.error, dict) and sent.error.get("param"):
         said = f" (the server's error names param {sent.error['param']!r})"
     for what, body in ablations(sent.body):
-        if send(api, body).accepted:
+        probe = send(api, body)
+        if probe.accepted or probe.too_long:  # too long for the model, but no longer refused for its shape
             return f"{what}: the same turn without it is accepted{said}"
     return f"no single part: the turn is refused without each of its optional parts too{said}"

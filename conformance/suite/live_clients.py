@@ -207,7 +207,9 @@ def _langchain(url: str, api_key: str | None, model: str, timeout: float) -> lis
         history.append(final)
 
     def second() -> None:
-        answered(bound.invoke([*history, HumanMessage(SECOND)]).text, "second turn")
+        reply = bound.invoke([*history, HumanMessage(SECOND)])
+        if not reply.tool_calls:  # a model that calls the tool again has accepted the history too
+            answered(reply.text, "second turn")
 
     return [("plain call", lambda: answered(llm.invoke(PLAIN).text, "plain call")), ("stream", stream),
             ("tool loop (bind_tools)", tool_loop), ("second turn (messages, reasoning included)", second)]

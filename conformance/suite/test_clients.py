@@ -20,7 +20,7 @@ import pytest
 
 from conformance.judge.checks import ConformanceFailure, ModelDidNotCooperate, check, fail, nothing_to_judge
 from conformance.judge.profiles import declared_unsupported, unsupported_feature
-from conformance.judge.replay import Replay, Scenario, inputs_of, is_hosted, load, replay, send, small
+from conformance.judge.replay import Replay, Scenario, Sent, inputs_of, is_hosted, load, replay, send, small
 from conformance.suite.live_clients import LIVE_CLIENTS, LiveClient, LiveProblem, run_live
 from conformance.suite.requirements import MUST, SHOULD, requirement
 
@@ -51,6 +51,8 @@ def judged(api: Any, model: str, scenario: Scenario, pytestconfig: pytest.Config
     done = replay(api, model, scenario)
     if done.refused:
         raise ConformanceFailure(done.refused)
+    if done.too_long:
+        pytest.skip(f"cannot judge: {done.too_long}")
     if done.not_cooperating:
         pytest.skip(f"model did not cooperate: {done.not_cooperating}")
     return done
@@ -170,9 +172,15 @@ def codex_metadata() -> Any:
 @requirement("CLIENT-PARAM-001", SHOULD)
 def test_client_metadata_accepted(api, model):
     sent = send(api, small({"input": PROMPT, "client_metadata": codex_metadata()}, model))
+    fits(sent)
     if not sent.accepted:
         fail("client_metadata", sent.text, f"HTTP 2xx: {CODEX.client} sends client_metadata on every request "
              "(the official API accepts it; a server refusing it fails every Codex request)")
+
+
+def fits(sent: Sent) -> None:
+    if sent.too_long:
+        pytest.skip(f"cannot judge: the request exceeds the model's context ({sent.text[:300]})")
 
 
 def tool_shapes(hosted: bool) -> list[Any]:
@@ -196,6 +204,7 @@ def describe_tool(tool: dict[str, Any]) -> str:
 @pytest.mark.parametrize(("scenario", "tool"), tool_shapes(hosted=False))
 def test_client_tool_accepted(api, model, scenario, tool):
     sent = send(api, small({"input": PROMPT, "tools": [tool]}, model))
+    fits(sent)
     if not sent.accepted:
         fail("tools[0]", sent.text, f"HTTP 2xx: {scenario.client} declares {describe_tool(tool)}; the spec's Tool "
              "union defines it and the client runs it itself, so the server only relays the call")
@@ -205,6 +214,7 @@ def test_client_tool_accepted(api, model, scenario, tool):
 @pytest.mark.parametrize(("scenario", "tool"), tool_shapes(hosted=True))
 def test_builtin_tool_accepted_or_clearly_refused(api, model, scenario, tool):
     sent = send(api, small({"input": PROMPT, "tools": [tool]}, model))
+    fits(sent)
     if sent.accepted:
         return
     check(sent.clear_4xx, "HTTP status / $.error", sent.text,
