@@ -9,6 +9,13 @@ python3 -m pip install -q -e '.[dev]' 2>&1 | grep -v -e '^WARNING: Location' -e 
 python3 -m pip install -q 'openai-agents>=0.24' 'langchain-openai>=1.7' 'pydantic-ai-slim[openai]>=2.68' \
     >"${TMPDIR:-/tmp}/rc-clients-install.log" 2>&1 &
 clients_pid=$!
+# ... and the Codex CLI for CLIENT-CODEX-002 (`codex exec` live; npm, its native binary inside the package): ~5 s
+export RC_CODEX="${TMPDIR:-/tmp}/rc-codex/node_modules/.bin/codex"
+if command -v npm >/dev/null 2>&1 && [ ! -x "$RC_CODEX" ]; then
+    npm install --prefix "${TMPDIR:-/tmp}/rc-codex" --no-audit --no-fund -q @openai/codex@0.171.0 \
+        >"${TMPDIR:-/tmp}/rc-codex-install.log" 2>&1 &
+    codex_pid=$!
+fi
 python3 -m ruff check conformance tests benchmarks tools
 # -- Peers: tests/selftest/test_peer_hfserve.py runs the seed scenario and the reasoning area against a real
 # third-party server (transformers serve + a tiny reasoner; recipes in ../shared/peers, RC_PEERS_SH overrides),
@@ -48,6 +55,8 @@ if [ "${RC_DOCKER:-}" != "skip" ]; then
     export RC_REQUIRE_DOCKER=1
     echo "ci/test.sh: Docker engine and images ready in $(( $(date +%s) - docker_t0 )) s" >&2
 fi
+[ -z "${codex_pid:-}" ] || wait "$codex_pid" || echo "ci/test.sh: the Codex CLI could not be installed" \
+    "(log: ${TMPDIR:-/tmp}/rc-codex-install.log); CLIENT-CODEX-002 skips" >&2
 wait "$clients_pid" || echo "ci/test.sh: the client libraries could not be installed" \
     "(log: ${TMPDIR:-/tmp}/rc-clients-install.log); their live requirements skip" >&2
 python3 -m pytest -p no:cacheprovider -n 2 tests/unit tests/selftest "$@"

@@ -14,15 +14,22 @@ from __future__ import annotations
 import asyncio
 import importlib.metadata
 import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
 
 from conformance.base.redact import REDACTOR
 from conformance.judge.checks import ModelDidNotCooperate
+from conformance.judge.replay import CONTEXT_EXCEEDED
 from conformance.judge.responses import ANSWER
 from conformance.wire.http import Exchange, record
 
@@ -45,10 +52,14 @@ class LiveClient:
     requirement: str
 
     def installed(self) -> bool:
+        if self.name == "codex":
+            return codex_binary() is not None
         return importlib.util.find_spec(self.module) is not None
 
     @property
     def version(self) -> str:
+        if self.name == "codex":
+            return codex_version()
         try:
             return importlib.metadata.version(self.distribution)
         except importlib.metadata.PackageNotFoundError:
@@ -59,7 +70,26 @@ LIVE_CLIENTS = (
     LiveClient("openai-agents", "openai-agents", "agents", "openai-agents", "CLIENT-AGENTS-002"),
     LiveClient("langchain", "langchain-openai", "langchain_openai", "langchain-openai", "CLIENT-LANGCHAIN-002"),
     LiveClient("pydantic-ai", "pydantic-ai-slim[openai]", "pydantic_ai", "pydantic-ai-slim", "CLIENT-PYDANTIC-002"),
+    LiveClient("codex", "the Codex CLI (npm @openai/codex)", "", "@openai/codex", "CLIENT-CODEX-002"),
 )
+
+
+def codex_binary() -> str | None:
+    """`codex` from $RC_CODEX or PATH, when node is there to run it."""
+    found = os.environ.get("RC_CODEX") or shutil.which("codex")
+    return found if found and os.access(found, os.X_OK) and shutil.which("node") else None
+
+
+def codex_version() -> str:
+    binary = codex_binary()
+    if binary is None:
+        return "?"
+    try:
+        out = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=30,
+                             stdin=subprocess.DEVNULL).stdout.split()
+    except (OSError, subprocess.SubprocessError):
+        return "?"
+    return out[-1] if out else "?"
 
 
 def weather(city: str) -> str:
@@ -257,13 +287,69 @@ def _pydantic(url: str, api_key: str | None, model: str, timeout: float) -> list
             ("second turn (message_history, reasoning included)", second)]
 
 
-DRIVERS = {"openai-agents": _agents, "langchain": _langchain, "pydantic-ai": _pydantic}
+# -- the Codex CLI ---------------------------------------------------------------------------------
+
+
+def _codex(url: str, api_key: str | None, model: str, timeout: float) -> list[tuple[str, Callable[[], Any]]]:
+    """`codex exec` with HOME and CODEX_HOME in a temp dir, a read-only sandbox, approvals never and no shell
+    tool: the model can call Codex's own bookkeeping tools (get_goal), never run a command."""
+    home = Path(tempfile.mkdtemp(prefix="rc-codex-"))
+    (home / ".codex").mkdir()
+    (home / "work").mkdir()
+    (home / ".codex" / "config.toml").write_text(
+        f'model = {json.dumps(model)}\nmodel_provider = "rc"\n[model_providers.rc]\nname = "server under test"\n'
+        f'base_url = {json.dumps(url)}\nwire_api = "responses"\nenv_key = "RC_CODEX_API_KEY"\n')
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(home), "CODEX_HOME": str(home / ".codex"),
+           "RC_CODEX_API_KEY": api_key or "none"}
+    base = [str(codex_binary()), "exec", "--skip-git-repo-check", "--sandbox", "read-only", "-c",
+            'approval_policy="never"', "--disable", "shell_tool", "--json"]
+
+    def run(*args: str) -> str:
+        proc = subprocess.run([*base, *args], cwd=home / "work", env=env, capture_output=True, text=True,
+                              timeout=timeout * 4, stdin=subprocess.DEVNULL)
+        events = []
+        for line in proc.stdout.splitlines():
+            try:
+                events.append(json.loads(line))
+            except ValueError:
+                continue
+        failed = [e for e in events if e.get("type") in ("error", "turn.failed")]
+        said = [e["item"].get("text") for e in events if e.get("type") == "item.completed"
+                and isinstance(e.get("item"), dict) and e["item"].get("type") == "agent_message"]
+        if CONTEXT_EXCEEDED.search(json.dumps(failed)):
+            raise ModelDidNotCooperate(f"its context is too short for the Codex CLI's prompt: "
+                                       f"{json.dumps(failed)[:300]}")
+        if proc.returncode != 0 or failed or not any(e.get("type") == "turn.completed" for e in events):
+            raise RuntimeError(f"codex exec exited {proc.returncode}; events: {json.dumps(failed)[:1200]}; "
+                               f"stderr: {REDACTOR.text(proc.stderr[-1200:])}")
+        return " ".join(t for t in said if isinstance(t, str))
+
+    return [("codex exec (streamed, as Codex always streams)", lambda: answered(run(PLAIN), "codex exec")),
+            ("tool loop (its get_goal tool)",
+             lambda: answered(run("Please use get_goal, then tell me the weather in Paris."), "tool loop")),
+            ("second turn (exec resume --last: reasoning handed back encrypted)",
+             lambda: answered(run("resume", "--last", SECOND), "second turn")),
+            ("cleanup", lambda: shutil.rmtree(home, ignore_errors=True))]
+
+
+DRIVERS = {"openai-agents": _agents, "langchain": _langchain, "pydantic-ai": _pydantic, "codex": _codex}
 
 
 def run_live(client: LiveClient, url: str, api_key: str | None, model: str, timeout: float) -> list[str]:
     """Run the client's steps in order; the names of the steps that completed."""
     done: list[str] = []
-    for step, run in DRIVERS[client.name](url, api_key, model, timeout):
+    steps = DRIVERS[client.name](url, api_key, model, timeout)
+    cleanup = [run for step, run in steps if step == "cleanup"]
+    try:
+        _run_steps(client, [(step, run) for step, run in steps if step != "cleanup"], done)
+    finally:
+        for run in cleanup:
+            run()
+    return done
+
+
+def _run_steps(client: LiveClient, steps: list[tuple[str, Callable[[], Any]]], done: list[str]) -> None:
+    for step, run in steps:
         try:
             run()
         except ModelDidNotCooperate:
@@ -275,4 +361,3 @@ def run_live(client: LiveClient, url: str, api_key: str | None, model: str, time
                 f"Expected: the step completes, as it does against the OpenAI API"
                 + (f"\nSteps that completed: {', '.join(done)}" if done else "")) from None
         done.append(step)
-    return done

@@ -39,6 +39,7 @@ VLLM_SKIPS = {
                          "(its prompt exceeds the checkpoint's 2048-token context)",
     "CLIENT-REASON-002": "no reasoning after the last user message to hand back (no reasoning before a tool call); "
                          "the Codex CLI's prompt exceeds the 2048-token context",
+    "CLIENT-CODEX-002": "codex exec live: its prompt exceeds the checkpoint's 2048-token context",
 }
 ENGINES = {
     # name: (suite options, requirements allowed to skip, requirements that must be judged)

@@ -67,7 +67,7 @@ class ItemReferenceRejected:
         return body
 
 
-@defect("unknown-parameter-rejected", targets=["CLIENT-PARAM-001"],
+@defect("unknown-parameter-rejected", targets=["CLIENT-PARAM-001", "CLIENT-CODEX-002"],
         modelled_on="strict request models (extra='forbid'): the Codex CLI 0.171 fails every request with 400 "
         "\"Unknown parameter: 'client_metadata'\" (issue 20)")
 class UnknownParameterRejected:

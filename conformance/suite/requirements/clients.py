@@ -88,4 +88,8 @@ REQUIREMENTS: list[Requirement] = [
     _live("CLIENT-AGENTS-002", "openai-agents (a Runner, one function tool)"),
     _live("CLIENT-LANGCHAIN-002", "langchain-openai (Responses API, bind_tools)"),
     _live("CLIENT-PYDANTIC-002", "pydantic-ai (OpenAIResponsesModel)"),
+    # SHOULD: Codex sends client_metadata (outside the pinned spec) on every request
+    Requirement("CLIENT-CODEX-002", SHOULD, AREA, LIVE.format(client="codex exec (read-only, no shell tool)"),
+                "CreateResponse (with client_metadata); ResponseStreamEvent (Codex always streams)", basis="sdk",
+                feature="clients.live"),
 ]
