@@ -302,7 +302,9 @@ def send(api: Any, body: dict[str, Any]) -> Sent:
     except ValueError:
         data = None
     ok = 200 <= reply.status < 300 and isinstance(data, dict) and "output" in data
-    return Sent(body, reply.status, data if ok else None, f"HTTP {reply.status} {show(raw[:600])}", _error_of(raw))
+    what = "" if ok or not 200 <= reply.status < 300 else "(no response object) "
+    return Sent(body, reply.status, data if ok else None, f"HTTP {reply.status} {what}{show(raw[:600])}",
+                _error_of(raw))
 
 
 def _error_of(raw: str) -> dict[str, Any] | None:

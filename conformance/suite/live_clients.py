@@ -338,7 +338,12 @@ DRIVERS = {"openai-agents": _agents, "langchain": _langchain, "pydantic-ai": _py
 def run_live(client: LiveClient, url: str, api_key: str | None, model: str, timeout: float) -> list[str]:
     """Run the client's steps in order; the names of the steps that completed."""
     done: list[str] = []
-    steps = DRIVERS[client.name](url, api_key, model, timeout)
+    try:
+        steps = DRIVERS[client.name](url, api_key, model, timeout)
+    except Exception as exc:  # an incompatible install: the client's own error, never a traceback of the suite
+        raise LiveProblem(f"{client.package} {client.version} could not be set up\n"
+                          f"Received: {type(exc).__module__}.{type(exc).__qualname__}: {str(exc)[:1500]}\n"
+                          "Expected: the client library imports and accepts the server's URL") from None
     cleanup = [run for step, run in steps if step == "cleanup"]
     try:
         _run_steps(client, [(step, run) for step, run in steps if step != "cleanup"], done)

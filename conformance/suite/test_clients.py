@@ -132,6 +132,11 @@ def trailing_reasoning(body: dict[str, Any]) -> list[int]:
     return [i for i in reasoning_items(body) if i > last_user and carries_text(items[i])]
 
 
+def input_tokens(resp: dict[str, Any] | None) -> Any:
+    usage = resp.get("usage") if isinstance(resp, dict) else None
+    return usage.get("input_tokens") if isinstance(usage, dict) else None
+
+
 # the conversations where a client hands back reasoning with something to read after the last user message
 TRAILING = [sc for sc in SCENARIOS if any(trailing_reasoning(t.request) for t in sc.turns[1:])]
 
@@ -150,8 +155,7 @@ def test_reasoning_in_client_form_reaches_the_model(api, model, scenario, pytest
     probe = send(api, without)
     if not probe.accepted:
         nothing_to_judge(f"the turn without its reasoning items was refused ({probe.text[:200]})")
-    n_with = ((turn.sent.response or {}).get("usage") or {}).get("input_tokens")
-    n_without = ((probe.response or {}).get("usage") or {}).get("input_tokens")
+    n_with, n_without = input_tokens(turn.sent.response), input_tokens(probe.response)
     if not isinstance(n_with, int) or not isinstance(n_without, int):
         nothing_to_judge("usage.input_tokens not reported: what reaches the model cannot be measured")
     check(n_with > n_without, f"{turn.file}: $.usage.input_tokens", {"with": n_with, "without": n_without},
