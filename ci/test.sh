@@ -4,6 +4,18 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 -m pip install -q -e '.[dev]' 2>&1 | grep -v -e '^WARNING: Location' -e 'Running pip as' || true
+# -- The client libraries the clients area runs live (CLIENT-*-002, the `clients` extra): ~11 s with a warm pip
+# cache, in the background; waited for before the tests (without them the clean-server self-test fails).
+python3 -m pip install -q 'openai-agents>=0.24' 'langchain-openai>=1.7' 'pydantic-ai-slim[openai]>=2.68' \
+    >"${TMPDIR:-/tmp}/rc-clients-install.log" 2>&1 &
+clients_pid=$!
+# ... and the Codex CLI for CLIENT-CODEX-002 (`codex exec` live; npm, its native binary inside the package): ~5 s
+export RC_CODEX="${TMPDIR:-/tmp}/rc-codex/node_modules/.bin/codex"
+if command -v npm >/dev/null 2>&1 && [ ! -x "$RC_CODEX" ]; then
+    npm install --prefix "${TMPDIR:-/tmp}/rc-codex" --no-audit --no-fund -q @openai/codex@0.171.0 \
+        >"${TMPDIR:-/tmp}/rc-codex-install.log" 2>&1 &
+    codex_pid=$!
+fi
 python3 -m ruff check conformance tests benchmarks tools
 # -- Peers: real servers in CI (recipes in ../shared/peers, RC_PEERS_SH overrides; installs in RC_PEERS_DIR).
 #   tests/selftest/test_peer_hfserve.py  transformers serve: the seed scenario and the reasoning area (~2 min)
@@ -61,4 +73,8 @@ if [ "${RC_DOCKER:-}" != "skip" ]; then
         } >"$logs/rc-vllm-image.log" 2>&1 &
     fi
 fi
+[ -z "${codex_pid:-}" ] || wait "$codex_pid" || echo "ci/test.sh: the Codex CLI could not be installed" \
+    "(log: ${TMPDIR:-/tmp}/rc-codex-install.log); CLIENT-CODEX-002 skips" >&2
+wait "$clients_pid" || echo "ci/test.sh: the client libraries could not be installed" \
+    "(log: ${TMPDIR:-/tmp}/rc-clients-install.log); their live requirements skip" >&2
 python3 -m pytest -p no:cacheprovider -n 2 tests/unit tests/selftest "$@"

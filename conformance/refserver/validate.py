@@ -29,6 +29,15 @@ TOP_LEVEL = {
     "previous_response_id", "truncation", "user", "top_logprobs", "max_tool_calls", "background",
     "service_tier", "prompt_cache_key", "safety_identifier", "stream_options", "conversation", "prompt",
     "prompt_cache_retention", "context_management",
+    # outside the pinned spec, but sent by the Codex CLI on every request; the official API takes it
+    "client_metadata",
+}
+# The spec's `Tool` union (CreateResponse.tools): only function tools are run; the others are accepted
+# and echoed as the official API takes them (the Codex CLI sends namespace, custom, web_search, tool_search).
+TOOL_TYPES = {
+    "function", "file_search", "computer", "computer_use_preview", "web_search", "web_search_2025_08_26", "mcp",
+    "code_interpreter", "programmatic_tool_calling", "image_generation", "local_shell", "shell", "custom",
+    "namespace", "tool_search", "web_search_preview", "web_search_preview_2025_03_11", "apply_patch",
 }
 
 
@@ -141,14 +150,9 @@ def _validate_tools(req: dict[str, Any]) -> None:
         if not isinstance(tool, dict) or not isinstance(tool.get("type"), str):
             raise bad(f"tools[{i}].type", f"Missing required parameter: 'tools[{i}].type'.",
                       "missing_required_parameter")
+        _validate_tool(tool, f"tools[{i}]")
         if tool["type"] == "function":
-            if not isinstance(tool.get("name"), str) or not tool["name"]:
-                raise bad(f"tools[{i}].name", f"Missing required parameter: 'tools[{i}].name'.",
-                          "missing_required_parameter")
             names.append(tool["name"])
-        else:
-            raise bad(f"tools[{i}].type", f"Tool type {tool['type']!r} is not supported by this server.",
-                      "unsupported_value")
     choice = req.get("tool_choice")
     if choice is None:
         return
@@ -163,6 +167,29 @@ def _validate_tools(req: dict[str, Any]) -> None:
             raise bad("tool_choice", "Tool choice names a function that is not in 'tools'.", "invalid_value")
     else:
         raise bad("tool_choice", "Invalid type for 'tool_choice'.", "invalid_type")
+
+
+def _validate_tool(tool: dict[str, Any], where: str, inner: tuple[str, ...] = ()) -> None:
+    kind = tool["type"]
+    if kind not in (inner or TOOL_TYPES):
+        raise bad(f"{where}.type", f"Invalid value: {kind!r}. Supported values are: "
+                  + ", ".join(sorted(inner or TOOL_TYPES)) + ".", "invalid_value")
+    if kind in ("function", "custom", "namespace") and (not isinstance(tool.get("name"), str) or not tool["name"]):
+        raise bad(f"{where}.name", f"Missing required parameter: '{where}.name'.", "missing_required_parameter")
+    fmt = tool.get("format") if kind == "custom" else None
+    if fmt is not None and (not isinstance(fmt, dict) or fmt.get("type") not in ("text", "grammar") or (
+            fmt["type"] == "grammar" and (fmt.get("syntax") not in ("lark", "regex")
+                                          or not isinstance(fmt.get("definition"), str)))):
+        raise bad(f"{where}.format", f"Invalid value for '{where}.format'.", "invalid_value")
+    if kind == "namespace":
+        members = tool.get("tools")
+        if not isinstance(members, list) or not members:
+            raise bad(f"{where}.tools", f"Missing required parameter: '{where}.tools'.", "missing_required_parameter")
+        for j, member in enumerate(members):
+            if not isinstance(member, dict) or not isinstance(member.get("type"), str):
+                raise bad(f"{where}.tools[{j}].type", f"Missing required parameter: '{where}.tools[{j}].type'.",
+                          "missing_required_parameter")
+            _validate_tool(member, f"{where}.tools[{j}]", ("function", "custom"))
 
 
 def validate_item(item: Any, where: str) -> None:

@@ -31,7 +31,7 @@ from typing import Any
 HOOKS = ("request", "context", "plan", "response", "json_reply", "events", "sse", "stream_headers", "reply", "store",
          "route")
 AREA_MODULES = ("seed", "response", "items", "errors", "reasoning", "output_text", "streaming", "parameters",
-                "tools", "state", "robustness")
+                "tools", "state", "robustness", "clients")
 
 
 @dataclass(frozen=True)

@@ -73,6 +73,7 @@ AREA_MODULES = (
     "tools",
     "state",
     "robustness",
+    "clients",
 )
 
 

@@ -1,0 +1,368 @@
+"""The client libraries people run, driven live against the server under test.
+
+Each driver runs four steps the way the library's own documentation does: a plain call, a
+stream, a tool loop with one function tool (a Python function of ours that only returns a
+string: nothing runs on the machine), and a second turn that hands the first turn's items back
+(reasoning included) the way that library does.  A step that raises is reported with the
+library's own error; a model that does not call the tool is a skip, not a failure.  The clients
+get their own `openai` clients, with no retries, the run's timeout, and every exchange recorded
+as the test's evidence.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.metadata
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from conformance.base.redact import REDACTOR
+from conformance.judge.checks import ModelDidNotCooperate
+from conformance.judge.replay import CONTEXT_EXCEEDED
+from conformance.judge.responses import ANSWER
+from conformance.wire.http import Exchange, record
+
+PLAIN = "Say hello in five words."
+TOOL = "What is the weather in Paris? Use get_weather."
+SECOND = "Thanks. Now say goodbye in five words."
+KEEP = 4000
+
+
+class LiveProblem(Exception):
+    """A client library step failed: the message names the client, its version, the step and its error."""
+
+
+@dataclass(frozen=True)
+class LiveClient:
+    name: str
+    package: str
+    module: str
+    distribution: str
+    requirement: str
+
+    def installed(self) -> bool:
+        if self.name == "codex":
+            return codex_binary() is not None
+        return importlib.util.find_spec(self.module) is not None
+
+    @property
+    def version(self) -> str:
+        if self.name == "codex":
+            return codex_version()
+        try:
+            return importlib.metadata.version(self.distribution)
+        except importlib.metadata.PackageNotFoundError:
+            return "?"
+
+
+LIVE_CLIENTS = (
+    LiveClient("openai-agents", "openai-agents", "agents", "openai-agents", "CLIENT-AGENTS-002"),
+    LiveClient("langchain", "langchain-openai", "langchain_openai", "langchain-openai", "CLIENT-LANGCHAIN-002"),
+    LiveClient("pydantic-ai", "pydantic-ai-slim[openai]", "pydantic_ai", "pydantic-ai-slim", "CLIENT-PYDANTIC-002"),
+    LiveClient("codex", "the Codex CLI (npm @openai/codex)", "", "@openai/codex", "CLIENT-CODEX-002"),
+)
+
+
+def codex_binary() -> str | None:
+    """`codex` from $RC_CODEX or PATH, when node is there to run it."""
+    found = os.environ.get("RC_CODEX") or shutil.which("codex")
+    return found if found and os.access(found, os.X_OK) and shutil.which("node") else None
+
+
+def codex_version() -> str:
+    binary = codex_binary()
+    if binary is None:
+        return "?"
+    try:
+        out = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=30,
+                             stdin=subprocess.DEVNULL).stdout.split()
+    except (OSError, subprocess.SubprocessError):
+        return "?"
+    return out[-1] if out else "?"
+
+
+def weather(city: str) -> str:
+    return f"Sunny, 21 C in {city}"
+
+
+# -- evidence ------------------------------------------------------------------------------------
+
+
+def _text(body: bytes) -> str:
+    text = body.decode("utf-8", "replace")
+    return REDACTOR.text(text if len(text) <= KEEP else text[:KEEP] + f"\n... [{len(text) - KEEP} more characters]")
+
+
+def _on_request(request: httpx.Request) -> None:
+    request.extensions["rc_exchange"] = record(Exchange(
+        method=request.method, url=str(request.url), request_headers=REDACTOR.headers(request.headers.multi_items()),
+        request_body=_text(request.content) if request.content else None))
+    request.extensions["rc_started"] = time.monotonic()
+
+
+def _on_response(response: httpx.Response) -> None:
+    ex = response.request.extensions.get("rc_exchange")
+    if ex is not None:
+        ex.status = response.status_code
+        ex.response_headers = REDACTOR.headers(response.headers.multi_items())
+        ex.elapsed_ms = (time.monotonic() - response.request.extensions.get("rc_started", time.monotonic())) * 1000
+
+
+async def _on_request_async(request: httpx.Request) -> None:
+    _on_request(request)
+
+
+async def _on_response_async(response: httpx.Response) -> None:
+    _on_response(response)
+    if response.status_code >= 400:
+        await response.aread()
+        ex = response.request.extensions.get("rc_exchange")
+        if ex is not None:
+            ex.response_body = _text(response.content)
+
+
+def _on_response_sync(response: httpx.Response) -> None:
+    _on_response(response)
+    if response.status_code >= 400:
+        response.read()
+        ex = response.request.extensions.get("rc_exchange")
+        if ex is not None:
+            ex.response_body = _text(response.content)
+
+
+def async_openai(url: str, api_key: str | None, timeout: float) -> Any:
+    import openai
+
+    http = httpx.AsyncClient(timeout=httpx.Timeout(timeout, connect=10.0),
+                             event_hooks={"request": [_on_request_async], "response": [_on_response_async]})
+    return openai.AsyncOpenAI(base_url=url, api_key=api_key or "none", max_retries=0, timeout=timeout,
+                              http_client=http)
+
+
+def sync_http(timeout: float) -> httpx.Client:
+    return httpx.Client(timeout=httpx.Timeout(timeout, connect=10.0),
+                        event_hooks={"request": [_on_request], "response": [_on_response_sync]})
+
+
+def answered(text: Any, step: str) -> None:
+    if not isinstance(text, str) or not text.strip():
+        raise AssertionError(f"the {step} ended without answer text (got {text!r})")
+
+
+# -- openai-agents -------------------------------------------------------------------------------
+
+
+def _agents(url: str, api_key: str | None, model: str, timeout: float) -> list[tuple[str, Callable[[], Any]]]:
+    from agents import Agent, ModelSettings, OpenAIResponsesModel, Runner, function_tool, set_tracing_disabled
+
+    set_tracing_disabled(True)  # traces would go to OpenAI's servers
+    calls: list[str] = []
+
+    @function_tool
+    def get_weather(city: str) -> str:
+        """Get the current weather for a city."""
+        calls.append(city)
+        return weather(city)
+
+    def agent(tools: list[Any]) -> Any:
+        return Agent(name="assistant", instructions="Answer briefly.", tools=tools,
+                     model=OpenAIResponsesModel(model=model, openai_client=async_openai(url, api_key, timeout)),
+                     model_settings=ModelSettings(max_tokens=ANSWER))
+
+    state: dict[str, Any] = {}
+
+    async def stream() -> None:
+        run = Runner.run_streamed(agent([]), PLAIN)
+        async for _ in run.stream_events():
+            pass
+        answered(run.final_output, "stream")
+
+    async def tool_loop() -> None:
+        state["run"] = await Runner.run(agent([get_weather]), TOOL)
+        if not calls:
+            raise ModelDidNotCooperate(f"no get_weather call for {TOOL!r}")
+        answered(state["run"].final_output, "tool loop")
+
+    async def second() -> None:
+        history = [*state["run"].to_input_list(), {"role": "user", "content": SECOND}]
+        answered((await Runner.run(agent([get_weather]), history)).final_output, "second turn")
+
+    return [("plain call", lambda: answered(asyncio.run(Runner.run(agent([]), PLAIN)).final_output, "plain call")),
+            ("stream", lambda: asyncio.run(stream())),
+            ("tool loop", lambda: asyncio.run(tool_loop())),
+            ("second turn (to_input_list, reasoning included)", lambda: asyncio.run(second()))]
+
+
+# -- langchain-openai ----------------------------------------------------------------------------
+
+
+def _langchain(url: str, api_key: str | None, model: str, timeout: float) -> list[tuple[str, Callable[[], Any]]]:
+    from langchain_core.messages import HumanMessage, ToolMessage
+    from langchain_core.tools import tool
+    from langchain_openai import ChatOpenAI
+
+    @tool
+    def get_weather(city: str) -> str:
+        """Get the current weather for a city."""
+        return weather(city)
+
+    llm = ChatOpenAI(model=model, base_url=url, api_key=api_key or "none", use_responses_api=True, max_retries=0,
+                     timeout=timeout, max_tokens=ANSWER, http_client=sync_http(timeout))
+    bound = llm.bind_tools([get_weather])
+    history: list[Any] = [HumanMessage(TOOL)]
+
+    def stream() -> None:
+        answered("".join(chunk.text for chunk in llm.stream(PLAIN)), "stream")
+
+    def tool_loop() -> None:
+        ai = bound.invoke(history)
+        if not ai.tool_calls:
+            raise ModelDidNotCooperate(f"no get_weather call for {TOOL!r}")
+        history.append(ai)
+        for call in ai.tool_calls:
+            history.append(ToolMessage(get_weather.invoke(call["args"]), tool_call_id=call["id"]))
+        final = bound.invoke(history)  # the call, its output and the reasoning, handed back LangChain's way
+        answered(final.text, "tool loop")
+        history.append(final)
+
+    def second() -> None:
+        reply = bound.invoke([*history, HumanMessage(SECOND)])
+        if not reply.tool_calls:  # a model that calls the tool again has accepted the history too
+            answered(reply.text, "second turn")
+
+    return [("plain call", lambda: answered(llm.invoke(PLAIN).text, "plain call")), ("stream", stream),
+            ("tool loop (bind_tools)", tool_loop), ("second turn (messages, reasoning included)", second)]
+
+
+# -- pydantic-ai ---------------------------------------------------------------------------------
+
+
+def _pydantic(url: str, api_key: str | None, model: str, timeout: float) -> list[tuple[str, Callable[[], Any]]]:
+    from pydantic_ai import Agent
+    from pydantic_ai.models.openai import OpenAIResponsesModel
+    from pydantic_ai.providers.openai import OpenAIProvider
+
+    def agent() -> Any:
+        provider = OpenAIProvider(openai_client=async_openai(url, api_key, timeout))
+        return Agent(OpenAIResponsesModel(model, provider=provider), instructions="Answer briefly.",
+                     model_settings={"max_tokens": ANSWER})
+
+    calls: list[str] = []
+    tooled = agent()
+
+    @tooled.tool_plain
+    def get_weather(city: str) -> str:
+        """Get the current weather for a city."""
+        calls.append(city)
+        return weather(city)
+
+    state: dict[str, Any] = {}
+
+    async def stream() -> None:
+        async with agent().run_stream(PLAIN) as run:
+            answered(await run.get_output(), "stream")
+
+    def tool_loop() -> None:
+        state["run"] = tooled.run_sync(TOOL)
+        if not calls:
+            raise ModelDidNotCooperate(f"no get_weather call for {TOOL!r}")
+        answered(state["run"].output, "tool loop")
+
+    def second() -> None:
+        answered(tooled.run_sync(SECOND, message_history=state["run"].all_messages()).output, "second turn")
+
+    return [("plain call", lambda: answered(agent().run_sync(PLAIN).output, "plain call")),
+            ("stream (run_stream)", lambda: asyncio.run(stream())), ("tool loop", tool_loop),
+            ("second turn (message_history, reasoning included)", second)]
+
+
+# -- the Codex CLI ---------------------------------------------------------------------------------
+
+
+def _codex(url: str, api_key: str | None, model: str, timeout: float) -> list[tuple[str, Callable[[], Any]]]:
+    """`codex exec` with HOME and CODEX_HOME in a temp dir, a read-only sandbox, approvals never and no shell
+    tool: the model can call Codex's own bookkeeping tools (get_goal), never run a command."""
+    home = Path(tempfile.mkdtemp(prefix="rc-codex-"))
+    (home / ".codex").mkdir()
+    (home / "work").mkdir()
+    (home / ".codex" / "config.toml").write_text(
+        f'model = {json.dumps(model)}\nmodel_provider = "rc"\n[model_providers.rc]\nname = "server under test"\n'
+        f'base_url = {json.dumps(url)}\nwire_api = "responses"\nenv_key = "RC_CODEX_API_KEY"\n')
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(home), "CODEX_HOME": str(home / ".codex"),
+           "RC_CODEX_API_KEY": api_key or "none"}
+    base = [str(codex_binary()), "exec", "--skip-git-repo-check", "--sandbox", "read-only", "-c",
+            'approval_policy="never"', "--disable", "shell_tool", "--json"]
+
+    def run(*args: str) -> str:
+        proc = subprocess.run([*base, *args], cwd=home / "work", env=env, capture_output=True, text=True,
+                              timeout=timeout * 4, stdin=subprocess.DEVNULL)
+        events = []
+        for line in proc.stdout.splitlines():
+            try:
+                events.append(json.loads(line))
+            except ValueError:
+                continue
+        failed = [e for e in events if e.get("type") in ("error", "turn.failed")]
+        said = [e["item"].get("text") for e in events if e.get("type") == "item.completed"
+                and isinstance(e.get("item"), dict) and e["item"].get("type") == "agent_message"]
+        if CONTEXT_EXCEEDED.search(json.dumps(failed)):
+            raise ModelDidNotCooperate(f"its context is too short for the Codex CLI's prompt: "
+                                       f"{json.dumps(failed)[:300]}")
+        if proc.returncode != 0 or failed or not any(e.get("type") == "turn.completed" for e in events):
+            raise RuntimeError(f"codex exec exited {proc.returncode}; events: {json.dumps(failed)[:1200]}; "
+                               f"stderr: {REDACTOR.text(proc.stderr[-1200:])}")
+        return " ".join(t for t in said if isinstance(t, str))
+
+    return [("codex exec (streamed, as Codex always streams)", lambda: answered(run(PLAIN), "codex exec")),
+            ("tool loop (its get_goal tool)",
+             lambda: answered(run("Please use get_goal, then tell me the weather in Paris."), "tool loop")),
+            ("second turn (exec resume --last: reasoning handed back encrypted)",
+             lambda: answered(run("resume", "--last", SECOND), "second turn")),
+            ("cleanup", lambda: shutil.rmtree(home, ignore_errors=True))]
+
+
+DRIVERS = {"openai-agents": _agents, "langchain": _langchain, "pydantic-ai": _pydantic, "codex": _codex}
+
+
+def run_live(client: LiveClient, url: str, api_key: str | None, model: str, timeout: float) -> list[str]:
+    """Run the client's steps in order; the names of the steps that completed."""
+    done: list[str] = []
+    try:
+        steps = DRIVERS[client.name](url, api_key, model, timeout)
+    except Exception as exc:  # an incompatible install: the client's own error, never a traceback of the suite
+        raise LiveProblem(f"{client.package} {client.version} could not be set up\n"
+                          f"Received: {type(exc).__module__}.{type(exc).__qualname__}: {str(exc)[:1500]}\n"
+                          "Expected: the client library imports and accepts the server's URL") from None
+    cleanup = [run for step, run in steps if step == "cleanup"]
+    try:
+        _run_steps(client, [(step, run) for step, run in steps if step != "cleanup"], done)
+    finally:
+        for run in cleanup:
+            run()
+    return done
+
+
+def _run_steps(client: LiveClient, steps: list[tuple[str, Callable[[], Any]]], done: list[str]) -> None:
+    for step, run in steps:
+        try:
+            run()
+        except ModelDidNotCooperate:
+            raise
+        except Exception as exc:  # the client's own error is the finding: report it, never a traceback
+            raise LiveProblem(
+                f"{client.package} {client.version}, step {step!r} failed with the client's own error\n"
+                f"Received: {type(exc).__module__}.{type(exc).__qualname__}: {str(exc)[:1500]}\n"
+                f"Expected: the step completes, as it does against the OpenAI API"
+                + (f"\nSteps that completed: {', '.join(done)}" if done else "")) from None
+        done.append(step)
