@@ -300,6 +300,7 @@ def sdk(server: ServerHandle, pytestconfig: pytest.Config) -> Any:
     timeout = pytestconfig.option.request_timeout
     http_client = httpx.Client(
         timeout=httpx.Timeout(timeout, connect=10.0),
+        headers={"Accept-Encoding": guard.ACCEPT_ENCODING},  # what the transport decodes (with its caps)
         # fail fast, bounded memory, and a deadline for a whole answer (a trickling body too)
         transport=guard.GuardedTransport(max_body=http_layer.MAX_BODY * 8, deadline=timeout),
         event_hooks={"request": [_sdk_request], "response": [_sdk_response]},
@@ -324,7 +325,7 @@ def _sdk_response(response: Any) -> None:
     if ex is None:
         return
     ex.status = response.status_code
-    ex.response_headers = REDACTOR.headers(response.headers.multi_items())
+    ex.response_headers = REDACTOR.headers(guard.received_headers(response))
     if "text/event-stream" not in response.headers.get("content-type", ""):
         response.read()
         ex.response_body = http_layer._trim(response.content)

@@ -31,7 +31,8 @@ from typing import Any, Protocol
 import httpx
 
 from conformance.base.redact import REDACTOR
-from conformance.server.preflight import ServerProblem
+from conformance.base.safejson import loads
+from conformance.server.preflight import ServerProblem, model_ids
 
 Progress = Callable[[str], None]
 LAST_LINES = 30  # log lines shown in a start-up failure message
@@ -118,8 +119,10 @@ class Probe:
             self.state = f"GET /v1/models -> HTTP {reply.status_code}"
             return False
         try:
-            models = [m.get("id") for m in reply.json().get("data", []) if isinstance(m, dict)]
-        except (ValueError, AttributeError):
+            models = model_ids(loads(reply.content))
+        except (ValueError, UnicodeDecodeError):
+            models = None
+        if models is None:
             self.state = "GET /v1/models -> 200 but not a model list"
             return False
         if self.model and self.model not in models:
