@@ -20,7 +20,7 @@ import httpx
 
 from conformance.base.printable import printable
 from conformance.base.safejson import loads, strict
-from conformance.wire.guard import BodyTooLarge, BodyTooSlow, Liveness, guarded_client
+from conformance.wire.guard import BodyTooLarge, BodyTooSlow, Liveness, guarded_client, port_open
 
 
 class ServerProblem(Exception):
@@ -142,6 +142,13 @@ def preflight(handle: ServerHandle, timeout: float = 10.0) -> ServerHandle:
     except BodyTooSlow:
         raise ServerProblem(f"{url}/models did not send a complete answer within {timeout:.0f} s (bytes "
                             "arrive too slowly); is the server up and not overloaded?") from None
+    except httpx.ConnectTimeout:
+        if handle.url.startswith("https:") and port_open(httpx.URL(handle.url)):
+            # the port accepts connections but no TLS handshake: a plain-HTTP server waiting for a request line
+            plain = "http:" + handle.url[len("https:"):]
+            raise ServerProblem(f"no TLS handshake with {url} within {timeout:.0f} s; the port may speak plain "
+                                f"HTTP: try --server-url {printable(plain, one_line=True)}") from None
+        raise ServerProblem(f"cannot connect to {url} within {timeout:.0f} s; is the host and port right?") from None
     except httpx.TimeoutException:
         raise ServerProblem(f"{url}/models did not answer within {timeout:.0f} s; "
                             "is the server up and not overloaded?") from None

@@ -122,7 +122,7 @@ class Liveness:
         """Refuse to send when the server is known dead (a refused port is re-checked: it is instant)."""
         if self.dead is None:
             return
-        if self.dead_by_refusal and _port_open(request.url):
+        if self.dead_by_refusal and port_open(request.url):
             with self._lock:
                 self.dead, self.dead_by_refusal, self.unanswered = None, False, 0
             return
@@ -136,7 +136,7 @@ class Liveness:
 
     def refused(self, request: httpx.Request, exc: Exception) -> None:
         self.outcome(request, False)
-        if _port_open(request.url):
+        if port_open(request.url):
             return  # a transient failure: the port accepts connections
         with self._lock:
             if self.dead is None:
@@ -269,7 +269,7 @@ def _read_timeout(request: httpx.Request) -> float | None:
     return timeout.get("read")
 
 
-def _port_open(url: httpx.URL) -> bool:
+def port_open(url: httpx.URL) -> bool:
     port = url.port or (443 if url.scheme == "https" else 80)
     try:
         with socket.create_connection((url.host, port), timeout=1.0):
