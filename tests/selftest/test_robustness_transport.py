@@ -1,0 +1,61 @@
+"""Hostile and unusual servers against the whole suite (issue 14): a correct server behind gzip scores
+exactly what it scores without it; servers that trickle, bomb, nest deep or send control characters
+end the run within a stated bound, with no traceback, no INTERNALERROR, no error outcome and no
+control sequence of theirs on the terminal.
+
+Bounds (with --request-timeout T and the liveness threshold 3): a server that trickles every answer
+costs at most 3 deadlines and one probe deadline before the rest fail at once, so the run ends
+within ~5 T plus the tests before it; the others cost no timeout at all.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from robustness_kit import SUITE, pytest_run
+
+from tools.selftest import run_suite
+
+TIMEOUT = 10.0  # --request-timeout of these runs, as in the issue
+
+
+def test_a_correct_server_behind_gzip_scores_exactly_what_it_scores_without():
+    plain, gzipped = run_suite(None), run_suite(None, compress=True)
+    assert plain.results and gzipped.results, gzipped.output
+    assert gzipped.outcomes == plain.outcomes, {k: (plain.outcomes.get(k), v) for k, v in gzipped.outcomes.items()
+                                                if plain.outcomes.get(k) != v}
+    assert not gzipped.failing, gzipped.output
+
+
+def test_a_defect_behind_gzip_is_caught_the_same():
+    # compression changes no verdict: a planted defect's requirements fail the same with it
+    targets = ["ROBUST-HTTP-001", "RESP-OBJECT-001"]
+    plain = run_suite("python-repr-body", requirements=targets)
+    gzipped = run_suite("python-repr-body", requirements=targets, compress=True)
+    assert gzipped.outcomes == plain.outcomes and gzipped.outcomes["ROBUST-HTTP-001"] == "failed"
+
+
+@pytest.mark.parametrize("defect,bound", [
+    ("trickles-headers-mid-run", 6 * TIMEOUT + 60),
+    ("trickles-bodies-mid-run", 6 * TIMEOUT + 60),
+    ("gzip-huge-reply", 120),
+    ("deep-nested-reply", 120),
+    ("control-chars-in-ids", 120),
+])
+def test_a_hostile_server_ends_the_run_in_bounded_time_and_cleanly(defect, bound, tmp_path):
+    out = tmp_path / "results.json"
+    run = pytest_run(str(SUITE), "-q", "--refserver-defect", defect, "--request-timeout", str(TIMEOUT),
+                     "--results-json", str(out), f"--report-dir={tmp_path / 'reports'}", timeout=900)
+    results = json.loads(out.read_text())
+    assert results, run.output[-3000:]
+    assert "Traceback" not in run.output and "INTERNALERROR" not in run.output, run.output[-5000:]
+    errors = [r["nodeid"] for r in results if r["outcome"] == "error"]
+    assert not errors, f"the suite itself errored: {errors}"
+    assert "\x1b" not in run.output and "\x07" not in run.output, "a control sequence reached the terminal"
+    for name in ("report.md", "junit.xml", "report.json"):
+        text = (tmp_path / "reports" / name).read_text(encoding="utf-8")
+        assert "\x1b" not in text and "\x07" not in text, f"a control character reached {name}"
+    json.loads((tmp_path / "reports" / "report.json").read_text(), parse_constant=lambda c: pytest.fail(c))
+    assert run.seconds < bound, f"{defect}: the run took {run.seconds:.0f} s (bound {bound:.0f} s)"
+    print(f"{defect}: {len(results)} tests in {run.seconds:.0f} s")
