@@ -20,7 +20,7 @@ import pytest
 from conformance.base.failure import ConformanceFailure
 from conformance.base.redact import REDACTOR
 from conformance.judge.profiles import PROFILES, ProfileError, declared_unsupported, unsupported_feature
-from conformance.plugin import hygiene, managed
+from conformance.plugin import hygiene, interrupts, managed
 from conformance.plugin.options import option_problem
 from conformance.plugin.reporting import (
     add_allure_marks,
@@ -172,6 +172,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         collector = ResultCollector()
         session.config.stash[RESULTS_KEY] = collector
         _collector.set(collector)
+        interrupts.install()  # SIGTERM (a CI timeout) ends the run like Ctrl-C: the reports are still written
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
@@ -185,6 +186,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if collector is None:
         return
     collector.finished = time.time()
+    interrupts.uninstall()
     path = session.config.option.results_json
     if path:
         collector.write_json(Path(path))
@@ -231,6 +233,17 @@ class _NoRequirement:
 _NONE = _NoRequirement()
 
 
+# requirements whose requests are the likeliest to break a server (generated odd values, concurrency):
+# run after the rest, so a server they break has been judged on everything else first
+RISKY_PREFIXES = ("ROBUST-FUZZ-", "ROBUST-LOAD-")
+
+
+def risky_last(items: list[pytest.Item]) -> None:
+    """Move the tests of risky requirements to the end, keeping every other order (stable)."""
+    items.sort(key=lambda it: (requirement_of(it) or _NONE).id is not None
+               and str((requirement_of(it) or _NONE).id).startswith(RISKY_PREFIXES))
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     try:
         unsupported = declared_unsupported(config.option.unsupported, getattr(config.option, "profile", ""))
@@ -254,6 +267,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.xfail(
                 reason=f"unsupported: the server does not claim feature {missing!r} (--unsupported/--profile)",
                 strict=False))
+    risky_last(items)
 
 
 def _repr_failure(item: pytest.Item, excinfo: pytest.ExceptionInfo[BaseException]) -> Any:
