@@ -60,3 +60,18 @@ def test_a_hostile_server_ends_the_run_in_bounded_time_and_cleanly(defect, bound
     json.loads((tmp_path / "reports" / "report.json").read_text(), parse_constant=lambda c: pytest.fail(c))
     assert run.seconds < bound, f"{defect}: the run took {run.seconds:.0f} s (bound {bound:.0f} s)"
     print(f"{defect}: {len(results)} tests in {run.seconds:.0f} s")
+
+
+def test_a_request_that_breaks_the_server_runs_last_and_is_named(tmp_path):
+    """A valid fuzz request kills the engine: everything judged before it keeps its verdict (risky
+    requirements run last), and the failures after it name that request as the likely cause."""
+    out = tmp_path / "results.json"
+    run = pytest_run(str(SUITE), "-q", "--refserver-defect", "edge-temperature-kills-engine", "--request-timeout",
+                     str(TIMEOUT), "--results-json", str(out), timeout=900)
+    results = json.loads(out.read_text())
+    failed = {r["requirement"] for r in results if r["outcome"] == "failed"}
+    assert "ROBUST-FUZZ-001" in failed, run.output[-3000:]
+    assert all(rid.startswith(("ROBUST-FUZZ-", "ROBUST-LOAD-")) for rid in failed), sorted(failed)
+    named = [r for r in results if r["outcome"] == "failed" and "likely cause" in r["message"]]
+    assert named and all('"temperature": 2' in r["message"] for r in named), [r["message"][-800:] for r in named]
+    assert "Traceback" not in run.output

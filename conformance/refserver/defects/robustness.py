@@ -489,3 +489,19 @@ class ControlCharsInIds:
         if status >= 400:
             body = body.replace(b'"message": "', b'"message": "\\u001b[2J\\u001b]0;pwned\\u0007', 1)
         return status, headers, body
+
+
+@defect("edge-temperature-kills-engine", targets=["ROBUST-FUZZ-001"],
+        modelled_on="transformers serve on a GPU killed by a valid fuzz request (temperature at an edge: the "
+        "sampler hit inf/nan and the CUDA context died): every later request failed with a 500 in a second")
+class EdgeTemperatureKillsEngine:
+    """A greeting at temperature 2 (the maximum; the fuzz requirement's edge case) kills the engine: it
+    and every later create get a 500."""
+
+    def request(ctx, body):
+        st = _state(ctx)
+        if isinstance(body, dict) and body.get("temperature") == 2 and body.get("input") == "Say hello.":
+            st["dead"] = True
+        if st["dead"]:
+            raise ApiError(500, "CUDA error: device-side assert triggered", None, "server_error")
+        return body
