@@ -11,9 +11,14 @@ within ~5 T plus the tests before it; the others cost no timeout at all.
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
-from robustness_kit import SUITE, pytest_run
+from robustness_kit import ROOT, SUITE, pytest_run
 
 from tools.selftest import run_suite
 
@@ -75,3 +80,21 @@ def test_a_request_that_breaks_the_server_runs_last_and_is_named(tmp_path):
     named = [r for r in results if r["outcome"] == "failed" and "likely cause" in r["message"]]
     assert named and all('"temperature": 2' in r["message"] for r in named), [r["message"][-800:] for r in named]
     assert "Traceback" not in run.output
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_an_interrupted_run_leaves_a_report_marked_incomplete(sig, tmp_path):
+    """A CI timeout (SIGTERM) or Ctrl-C (SIGINT) mid-run: the reports of the tests that ran are written."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "OPENAI_API_KEY"))}
+    cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:randomly", "-o", "addopts=",
+           "--rootdir", str(ROOT), str(SUITE), "-q", "--refserver-defect", "trickles-bodies-mid-run",
+           "--request-timeout", str(TIMEOUT), f"--report-dir={tmp_path}"]
+    proc = subprocess.Popen(cmd, cwd=str(ROOT), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    time.sleep(8)  # the first tests pass, then the server trickles
+    proc.send_signal(sig)
+    output, _ = proc.communicate(timeout=120)
+    data = json.loads((tmp_path / "report.json").read_text())
+    assert data.get("incomplete") is True, output[-3000:]
+    assert sig.name in data["notes"][0]
+    assert any(e["outcome"] == "passed" for e in data["requirements"])  # what ran is kept
+    assert "INCOMPLETE" in output and "Traceback" not in output.split("KeyboardInterrupt")[0], output[-3000:]
