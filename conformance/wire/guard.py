@@ -366,8 +366,11 @@ class _DeadlineBackend(httpcore.NetworkBackend):
 def deadline_transport() -> httpx.HTTPTransport:
     """httpx's transport over the deadline-keeping network backend (its pool is the only way in)."""
     transport = httpx.HTTPTransport(verify=tls_context())
-    transport._pool = httpcore.ConnectionPool(ssl_context=transport._pool._ssl_context,  # type: ignore[attr-defined]
-                                              network_backend=_DeadlineBackend())
+    pool: Any = transport._pool  # httpx's defaults (limits, keep-alive expiry), kept
+    transport._pool = httpcore.ConnectionPool(
+        ssl_context=pool._ssl_context, max_connections=pool._max_connections,
+        max_keepalive_connections=pool._max_keepalive_connections, keepalive_expiry=pool._keepalive_expiry,
+        http1=pool._http1, http2=pool._http2, retries=pool._retries, network_backend=_DeadlineBackend())
     return transport
 
 

@@ -139,9 +139,12 @@ class Reply:
             raise ConformanceFailure(f"{what} cannot be judged: {exc}\nReceived: {REDACTOR.text(show(self.body[:300]))}"
                                      "\nExpected: a response object") from None
         except (ValueError, UnicodeDecodeError) as exc:
+            # still encoded: a Content-Encoding the suite did not ask for (it decodes what it advertises)
+            coding = self.headers.get("content-encoding")
+            coding = f", Content-Encoding: {coding} (the suite asked for {ACCEPT_ENCODING})" if coding else ""
             raise ConformanceFailure(
                 f"{what} is not JSON ({exc.__class__.__name__}: {exc})\n"
-                f"HTTP {self.status}, Content-Type: {self.content_type or '(none)'}\n"
+                f"HTTP {self.status}, Content-Type: {self.content_type or '(none)'}{coding}\n"
                 f"Received: {REDACTOR.text(show(self.body[:600]))}\nExpected: a JSON document") from None
 
     def json_object(self, what: str = "the response body") -> dict[str, Any]:

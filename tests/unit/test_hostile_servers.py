@@ -320,3 +320,10 @@ def test_preflight_gzip_model_list_is_read(serve):
     srv = serve(lambda c: c.sendall(encoded_reply(gzip.decompress(gzip.compress(b'{"data": [{"id": "m"}]}')))))
     handle = preflight(ServerHandle(url=srv.url, model=""), timeout=2.0)
     assert handle.model == "m"
+
+
+def test_an_encoding_the_suite_did_not_ask_for_is_named(serve):
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: br\r\nContent-Length: 4\r\n"
+    srv = serve(lambda c: c.sendall(head + b"Connection: close\r\n\r\n\x8b\x01\x80{"))
+    with pytest.raises(ConformanceFailure, match="Content-Encoding: br"):
+        client(srv).get("models").json()
