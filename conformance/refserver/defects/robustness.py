@@ -9,6 +9,7 @@ in `_state(ctx)`, so several reference servers in one process do not share it.
 
 from __future__ import annotations
 
+import base64
 import gzip
 import json
 import threading
@@ -505,3 +506,25 @@ class EdgeTemperatureKillsEngine:
         if st["dead"]:
             raise ApiError(500, "CUDA error: device-side assert triggered", None, "server_error")
         return body
+
+
+@defect("echoes-api-key-encoded", targets=["ROBUST-SECRET-001"],
+        modelled_on="error details that embed the request's credentials encoded (a base64 'Basic' header "
+        "rebuilt for an upstream call, a JSON-escaped or upper-cased copy in a debug field)")
+class EchoesApiKeyEncoded:
+    """Error replies carry the request's API key base64-encoded, JSON-escaped (\\u002d) and upper-cased."""
+
+    def reply(ctx, value):
+        status, headers, body = value
+        auth = ctx.handler.headers.get("Authorization") if ctx.handler is not None else None
+        key = auth.split(" ", 1)[-1] if auth else ""
+        if status >= 400 and key:
+            try:
+                data = json.loads(body)
+                data["error"]["debug"] = {"upstream": "Basic " + base64.b64encode(f"user:{key}".encode()).decode(),
+                                          "seen": key.upper()}
+                # the JSON-escaped copy is written by hand: json.dumps would not escape '-'
+                body = json.dumps(data).encode()[:-1] + b', "key": "' + key.replace("-", "\\u002d").encode() + b'"}'
+            except (ValueError, KeyError, TypeError):
+                pass
+        return status, headers, body
