@@ -327,3 +327,12 @@ def test_an_encoding_the_suite_did_not_ask_for_is_named(serve):
     srv = serve(lambda c: c.sendall(head + b"Connection: close\r\n\r\n\x8b\x01\x80{"))
     with pytest.raises(ConformanceFailure, match="Content-Encoding: br"):
         client(srv).get("models").json()
+
+
+def test_the_stream_judge_reads_a_deep_event_as_not_json():
+    from conformance.judge.stream import Stream
+    from conformance.wire.sse import SSEParser
+
+    deep = b"event: x\ndata: " + b"[" * 100_000 + b"]" * 100_000 + b"\n\n"
+    [event] = Stream.from_sse(SSEParser().feed(deep)).events
+    assert event.error and "nested" in event.error
