@@ -319,10 +319,16 @@ class ApiClient:
                         error = f"the error body is larger than {MAX_BODY} bytes; the suite stopped reading it"
                         break
             else:
+                unended = 0  # bytes since the last complete event: the parser holds them
                 for chunk in response.iter_raw():
                     if len(raw) < MAX_BODY:
                         raw += chunk[: MAX_BODY - len(raw)]
-                    events.extend(parser.feed(chunk))
+                    new = list(parser.feed(chunk))
+                    events.extend(new)
+                    unended = 0 if new else unended + len(chunk)
+                    if unended > MAX_BODY:  # one event that never ends (or a body that is not SSE)
+                        error = f"no event ended within {MAX_BODY} bytes; the suite stopped reading"
+                        break
                     if len(events) >= max_events:
                         error = f"stream exceeded {max_events} events; the suite stopped reading"
                         break
