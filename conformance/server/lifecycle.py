@@ -33,7 +33,7 @@ import httpx
 from conformance.base.redact import REDACTOR
 from conformance.base.safejson import loads
 from conformance.server.preflight import ServerProblem, model_ids
-from conformance.wire.guard import Liveness, guarded_client
+from conformance.wire.guard import Unrecorded, guarded_client
 
 Progress = Callable[[str], None]
 LAST_LINES = 30  # log lines shown in a start-up failure message
@@ -171,7 +171,7 @@ def wait_ready(probe: Probe, *, what: str, timeout: float, exited: Callable[[], 
     pattern = re.compile(ready_log) if ready_log else None
     delay = 0.1
     # the transport policy: each probe ends within 5 s even if the server trickles; its own liveness record
-    with guarded_client(5.0, connect=2.0, liveness=Liveness(threshold=10 ** 9), max_body=4 * 1024 * 1024) as client:
+    with guarded_client(5.0, connect=2.0, liveness=Unrecorded(), max_body=4 * 1024 * 1024) as client:
         while True:
             now = time.monotonic()
             gone = exited()

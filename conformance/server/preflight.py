@@ -20,7 +20,7 @@ import httpx
 
 from conformance.base.printable import printable
 from conformance.base.safejson import loads, strict
-from conformance.wire.guard import BodyTooLarge, BodyTooSlow, Liveness, guarded_client, port_open
+from conformance.wire.guard import BodyTooLarge, BodyTooSlow, Unrecorded, guarded_client, port_open
 
 
 class ServerProblem(Exception):
@@ -90,11 +90,6 @@ VERSION_CAP = 4096  # bytes of /version kept in the handle (and every report)
 LISTED = 10  # models named in a one-line message
 
 
-def _quiet_liveness() -> Liveness:
-    # the preflight's own record: a slow preflight must not count towards the run's
-    return Liveness(threshold=10 ** 9)
-
-
 def _listing(models: list[str]) -> str:
     """A bounded, printable list of model ids for a one-line message."""
     shown = [printable(m if len(m) <= 80 else m[:77] + "...", one_line=True) for m in models[:LISTED]]
@@ -129,7 +124,7 @@ def preflight(handle: ServerHandle, timeout: float = 10.0) -> ServerHandle:
     headers = {"Authorization": f"Bearer {handle.api_key}"} if handle.api_key else {}
     url = printable(handle.url, one_line=True)
     try:
-        with guarded_client(timeout, headers=headers, liveness=_quiet_liveness(), max_body=MODELS_CAP) as client:
+        with guarded_client(timeout, headers=headers, liveness=Unrecorded(), max_body=MODELS_CAP) as client:
             reply = client.get(handle.url + "/models")
     except httpx.ConnectError as exc:
         tls = _tls_problem(exc) if handle.url.startswith("https:") else None
@@ -177,7 +172,7 @@ def preflight(handle: ServerHandle, timeout: float = 10.0) -> ServerHandle:
                             f"(it lists: {_listing(models)}); pass one of those with --model")
     root = handle.url[: -len("/v1")] if handle.url.endswith("/v1") else handle.url
     try:
-        with guarded_client(timeout, headers=headers, liveness=_quiet_liveness(), max_body=VERSION_CAP) as client:
+        with guarded_client(timeout, headers=headers, liveness=Unrecorded(), max_body=VERSION_CAP) as client:
             version = client.get(root + "/version")
         if version.status_code == 200 and len(version.content) < VERSION_CAP:
             value, _ = strict(loads(version.content, limit=16))  # it goes into every report: strict JSON

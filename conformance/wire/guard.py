@@ -227,7 +227,7 @@ class Liveness:
             headers["Authorization"] = auth
         try:
             # its own record (the probe must not count towards this one) and the same deadline policy
-            with guarded_client(timeout, connect=min(timeout, 10.0), liveness=Liveness(threshold=10 ** 9),
+            with guarded_client(timeout, connect=min(timeout, 10.0), liveness=Unrecorded(),
                                 max_body=1024 * 1024) as client:
                 if body is None:
                     client.get(url, headers=headers)
@@ -239,6 +239,26 @@ class Liveness:
 
 
 LIVENESS = Liveness()
+
+
+class Unrecorded(Liveness):
+    """A record that never judges the server (preflight, readiness polls, the probe itself): their own
+    refusals and timeouts are their answer, not a verdict on the run's server."""
+
+    def before(self, request: httpx.Request) -> None:
+        pass
+
+    def refused(self, request: httpx.Request, exc: Exception) -> None:
+        pass
+
+    def no_answer(self, request: httpx.Request, exc: Exception) -> None:
+        pass
+
+    def too_slow(self, request: httpx.Request, exc: Exception) -> None:
+        pass
+
+    def outcome(self, request: httpx.Request, ok: bool) -> None:
+        pass
 
 
 def _where() -> str:
