@@ -336,3 +336,17 @@ def test_the_stream_judge_reads_a_deep_event_as_not_json():
     deep = b"event: x\ndata: " + b"[" * 100_000 + b"]" * 100_000 + b"\n\n"
     [event] = Stream.from_sse(SSEParser().feed(deep)).events
     assert event.error and "nested" in event.error
+
+
+@pytest.mark.parametrize("handler", [endless_headers(0.2), endless_body(0.2)], ids=["headers", "body"])
+def test_the_openai_sdk_over_the_guarded_transport_ends_at_the_deadline(serve, handler):
+    import openai
+
+    srv = serve(handler)
+    http = httpx.Client(transport=guard.GuardedTransport(deadline=1.0), timeout=httpx.Timeout(5.0))
+    client = openai.OpenAI(base_url=srv.url, api_key="none", max_retries=0, http_client=http, timeout=5.0)
+    out, took = timed(lambda: client.responses.create(model="m", input="hi"))
+    client.close()
+    assert isinstance(out, openai.APIError), out
+    assert took < 1.0 + SLACK
+    assert "deadline" in (server_caused(out) or ""), server_caused(out)
