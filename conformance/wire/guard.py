@@ -10,9 +10,10 @@ through a `GuardedTransport`, which keeps one `Liveness` record per test process
   dropped before one) counts; after `threshold` of them in a row, one trivial request probes the
   server: if that gets no answer either, the server is declared hung and the rest fail at once.
   A server that hangs only on some requests (the probe answers) keeps being tested normally;
-- a stream that stalls mid-way (headers and some events, then silence) costs its test the read
-  timeout; after `threshold` streams in a row stalled, later streams get a shorter silence
-  allowance (`stall_timeout`) until one completes, so a server that stalls every stream costs
+- a stream that stalls mid-way (headers and some events, then silence) or trickles costs its test
+  the read timeout or the deadline; after `threshold` streams in a row stalled or trickled, later
+  streams get a shorter allowance (`stall_timeout`, for silence and for the whole stream) until one
+  completes, so a server that stalls every stream costs
   minutes, not one full timeout per streaming test.  A correct server never gets there.
 
 - a request whose answer does not complete within its deadline (a server trickling headers or a
@@ -477,6 +478,11 @@ class GuardedTransport(httpx.BaseTransport):
                 request.extensions["timeout"] = timeout
                 request.extensions["rc_shortened"] = True
         seconds = self._seconds(request)
+        if streaming and live.stalling and (seconds is None or seconds > live.stall_timeout):
+            # streams keep stalling or trickling: each gets the short allowance as its whole deadline too
+            seconds = live.stall_timeout
+            request.extensions["rc_shortened"] = True
+        request.extensions["rc_deadline_s"] = seconds
         ends = time.monotonic() + seconds if seconds else None
         claim = [ends, 0]
         token = _REQUEST_DEADLINE.set(claim)
@@ -562,6 +568,8 @@ class _WatchedStream(httpx.SyncByteStream):
             if self.ends is not None and now >= self.ends - 0.01 and trickling:
                 slow = self._too_slow()
                 self.liveness.too_slow(self.request, slow)
+                if self.streaming:  # a trickling stream counts as a stalled one (a shorter allowance next)
+                    self.liveness.stream_stalled()
                 raise slow from exc
             if received[0] == 0:  # a status line, then nothing at all: as good as no answer
                 self.liveness.no_answer(self.request, exc)
@@ -570,6 +578,8 @@ class _WatchedStream(httpx.SyncByteStream):
             raise
         except BodyTooSlow as exc:
             self.liveness.too_slow(self.request, exc)
+            if self.streaming:
+                self.liveness.stream_stalled()
             raise
         self.liveness.completed()
         if self.streaming:

@@ -342,8 +342,10 @@ class ApiClient:
                 else:
                     events.extend(parser.close())
         except BodyTooSlow:
-            error = (f"stream still open after {timeout or self.timeout:.0f} s "
-                     f"(total deadline) with {len(events)} events")
+            secs = request.extensions.get("rc_deadline_s") or timeout or self.timeout
+            note = (", shortened: earlier streams stalled or trickled too" if request.extensions.get("rc_shortened")
+                    else "")
+            error = f"stream still open after {secs:g} s (total deadline{note}) with {len(events)} events"
         except httpx.ReadTimeout:
             waited = (request.extensions.get("timeout") or {}).get("read") or read_timeout or self.read_timeout
             note = (" (shortened: earlier streams stalled too)" if request.extensions.get("rc_shortened") else "")

@@ -350,3 +350,23 @@ def test_the_openai_sdk_over_the_guarded_transport_ends_at_the_deadline(serve, h
     assert isinstance(out, openai.APIError), out
     assert took < 1.0 + SLACK
     assert "deadline" in (server_caused(out) or ""), server_caused(out)
+
+
+def test_streams_that_keep_trickling_get_a_shorter_deadline(serve, monkeypatch):
+    def sse(c: socket.socket) -> None:
+        c.sendall(chunked_head())
+        for n in range(1000):
+            c.sendall(chunk(event(n)))
+            time.sleep(0.1)
+
+    srv = serve(sse)
+    monkeypatch.setattr(guard.LIVENESS, "_probe", lambda request: None)  # a trivial JSON create is answered
+    guard.LIVENESS.stall_timeout = 0.5
+    api = client(srv, timeout=1.5)
+    for _ in range(guard.LIVENESS.threshold):
+        r = api.stream("responses", {"model": "m"})
+        assert r.error and r.error.startswith("stream still open after 1.5 s (total deadline)"), r.error
+    r, took = timed(lambda: api.stream("responses", {"model": "m"}))
+    assert "after 0.5 s (total deadline, shortened" in r.error, r.error
+    assert took < 0.5 + SLACK
+    assert guard.LIVENESS.dead is None  # JSON replies may still be fine: only streams are cut short

@@ -528,3 +528,18 @@ class EchoesApiKeyEncoded:
             except (ValueError, KeyError, TypeError):
                 pass
         return status, headers, body
+
+
+@defect("trickles-streams", targets=["ROBUST-STREAM-001"], needs=SHORT_TIMEOUT,
+        modelled_on="a buffering proxy or an overloaded engine that lets a stream out a few bytes at a time "
+        "(never silent long enough for a per-read timeout), while non-streamed replies are normal")
+class TricklesStreams:
+    """Every stream's bytes arrive 8 at a time, every 0.5 s (JSON replies are normal)."""
+
+    def sse(ctx, chunks):
+        def trickle() -> Iterator[bytes]:
+            for chunk in chunks:
+                for i in range(0, len(chunk), 8):
+                    time.sleep(TRICKLE_EVERY)
+                    yield chunk[i:i + 8]
+        return trickle()
