@@ -45,9 +45,10 @@ class SuiteRun:
 
 
 def run_suite(defect: str | None = None, extra: list[str] | tuple[str, ...] = (),
-              requirements: list[str] | None = None, timeout: float = 600) -> SuiteRun:
-    """Run the conformance suite in a subprocess against a reference server (with one defect)."""
-    server = start_in_thread(defect=defect)
+              requirements: list[str] | None = None, timeout: float = 600, compress: bool = False) -> SuiteRun:
+    """Run the conformance suite in a subprocess against a reference server (with one defect; `compress`:
+    every reply gzipped)."""
+    server = start_in_thread(defect=defect, compress=compress)
     try:
         with tempfile.TemporaryDirectory() as tmp:
             out = Path(tmp) / "results.json"

@@ -7,6 +7,7 @@ Evidence is redacted where it is recorded (`REDACTOR`), reports once more when w
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -16,16 +17,28 @@ REDACTED = "[REDACTED]"
 
 
 class Redactor:
-    """Removes known secret values and credential headers from anything recorded."""
+    """Removes known secret values and credential headers from anything recorded.
+
+    A secret is removed in the forms a server or a report may give it: as sent, in any letter case,
+    with any of its characters JSON-escaped (`\u002d`) or URL-encoded (`%2D`), base64-encoded at any
+    offset of a longer base64 text (`Basic`, a token echoed in a JWT-like blob), and in pieces of at
+    least FRAGMENT characters (a server streaming it split across events).  Short pieces are left:
+    they would match ordinary words.
+    """
 
     SECRET_HEADERS = ("authorization", "api-key", "x-api-key", "proxy-authorization", "cookie", "set-cookie")
     # keys that servers ignoring auth are given by convention: not secrets, and words of the API
     # ("none" is a tool_choice value), so replacing them would corrupt every report
     PLACEHOLDERS = frozenset({"none", "null", "empty", "dummy", "test", "token", "apikey", "api_key", "not-needed",
                               "no-key", "sk-no-key-required", "sk-dummy", "sk-none", "sk-xxx", "placeholder"})
+    FRAGMENT = 12  # characters of a secret's piece that are redacted on their own (at least a third of it)
+    MIN_BASE64 = 8  # base64 characters of a secret that are redacted (shorter runs are ordinary text)
+    ANCHOR = 4  # characters of the substrings pieces are found by
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         self.secrets = sorted({s for s in secrets if self.is_secret(s)}, key=len, reverse=True)
+        self._compiled: tuple[re.Pattern[str], re.Pattern[str] | None] | None = None
+        self._anchors: dict[str, list[tuple[str, int]]] = {}
 
     @classmethod
     def is_secret(cls, value: str | None) -> bool:
@@ -34,17 +47,97 @@ class Redactor:
     def add(self, secret: str | None) -> None:
         if self.is_secret(secret) and secret not in self.secrets:
             self.secrets = sorted([*self.secrets, secret], key=len, reverse=True)
+            self._compiled = None
+
+    def _patterns(self) -> tuple[re.Pattern[str], re.Pattern[str] | None]:
+        if self._compiled is None:
+            whole = [_any_escape(s) for s in self.secrets] + [f"(?-i:{re.escape(b)})" for s in self.secrets
+                                                              for b in _base64_forms(s, self.MIN_BASE64)]
+            # pieces: every run of FRAGMENT+ characters of a secret holds one of its ANCHOR-long
+            # substrings taken every (FRAGMENT - ANCHOR + 1) characters: find those, then grow
+            self._anchors: dict[str, list[tuple[str, int]]] = {}
+            for secret in self.secrets:
+                low, size = secret.lower(), _fragment(secret, self.FRAGMENT)
+                if len(secret) <= size:
+                    continue
+                for j in range(0, len(low) - self.ANCHOR + 1, size - self.ANCHOR + 1):
+                    self._anchors.setdefault(low[j:j + self.ANCHOR], []).append((low, j))
+            anchors = "|".join(re.escape(x) for x in self._anchors)
+            self._compiled = (re.compile("|".join(whole), re.IGNORECASE),
+                              re.compile(anchors, re.IGNORECASE) if anchors else None)
+        return self._compiled
 
     def text(self, value: str) -> str:
-        for s in self.secrets:
-            value = value.replace(s, REDACTED)
-        return value
+        if not self.secrets or not value:
+            return value
+        whole, anchors = self._patterns()
+        value = whole.sub(REDACTED, value)
+        return self._pieces(value, anchors) if anchors is not None else value
+
+    def _pieces(self, value: str, anchors: re.Pattern[str]) -> str:
+        """Remove each run of FRAGMENT+ characters of a secret (a secret the server sent in pieces)."""
+        spans: list[tuple[int, int]] = []
+        low = value.lower()
+        for m in anchors.finditer(low):
+            for secret, j in self._anchors.get(m.group(), []):
+                start, end, at = m.start(), m.end(), j
+                while at > 0 and start > 0 and low[start - 1] == secret[at - 1]:
+                    start, at = start - 1, at - 1
+                k = j + self.ANCHOR
+                while k < len(secret) and end < len(low) and low[end] == secret[k]:
+                    end, k = end + 1, k + 1
+                if end - start >= _fragment(secret, self.FRAGMENT):
+                    spans.append((start, end))
+        if not spans:
+            return value
+        out, last = [], 0
+        for start, end in sorted(spans):
+            if end <= last:
+                continue
+            out += [value[last:max(start, last)], REDACTED]
+            last = end
+        return "".join(out) + value[last:]
 
     def headers(self, headers: Iterable[tuple[str, str]]) -> dict[str, str]:
         out = {}
         for k, v in headers:
             out[k] = REDACTED if k.lower() in self.SECRET_HEADERS else self.text(v)
         return out
+
+
+def _fragment(secret: str, minimum: int) -> int:
+    return max(minimum, -(-len(secret) // 3))
+
+
+def _any_escape(secret: str) -> str:
+    """A pattern for `secret` with each character as itself, JSON-escaped or URL-encoded (case-insensitive
+    use: letters in any case, hex digits in any case)."""
+    parts = []
+    for ch in secret:
+        forms = [re.escape(ch)]
+        if ord(ch) < 0x10000:
+            forms.append(re.escape(f"\\u{ord(ch):04x}"))
+        if ord(ch) < 0x80:
+            forms.append(re.escape(f"%{ord(ch):02x}"))
+        if ch == "/":
+            forms.append(re.escape("\\/"))
+        parts.append(f"(?:{'|'.join(forms)})")
+    return "".join(parts)
+
+
+def _base64_forms(secret: str, minimum: int) -> list[str]:
+    """The base64 characters that `secret` alone determines, at each of the 3 byte offsets it may sit at in
+    a longer encoded text, in the standard and URL-safe alphabets."""
+    data = secret.encode("utf-8")
+    forms: list[str] = []
+    for offset in range(3):
+        encoded = base64.b64encode(b"\0" * offset + data).decode().rstrip("=")
+        start = -(-offset * 8 // 6)  # the first character with no bit of the padding before
+        end = (offset + len(data)) * 8 // 6  # the last with every bit from the secret
+        core = encoded[start:end]
+        if len(core) >= minimum:
+            forms += [core, core.replace("+", "-").replace("/", "_")]
+    return list(dict.fromkeys(forms))
 
 
 REDACTOR = Redactor()
@@ -113,18 +206,17 @@ def redact_command(args: Iterable[str], red: Redactor) -> list[str]:
 
 def scrub_dir(directory: Path, red: Redactor) -> list[Path]:
     """Last line of defence: remove known secrets from every file under `directory` (Allure, ...)."""
-    changed = []
-    secrets = [s.encode() for s in red.secrets]
-    if not secrets or not directory.is_dir():
+    changed: list[Path] = []
+    if not red.secrets or not directory.is_dir():
         return changed
     for path in directory.rglob("*"):
         if not path.is_file():
             continue
-        data = path.read_bytes()
-        if any(s in data for s in secrets):
-            for s in secrets:
-                data = data.replace(s, REDACTED.encode())
-            path.write_bytes(data)
+        # every form the redactor knows (cased, escaped, encoded, pieces); bytes that are not UTF-8 survive
+        text = path.read_bytes().decode("utf-8", "surrogateescape")
+        clean = red.text(text)
+        if clean != text:
+            path.write_bytes(clean.encode("utf-8", "surrogateescape"))
             changed.append(path)
     return changed
 

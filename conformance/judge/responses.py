@@ -6,12 +6,13 @@ test body states only what its requirement checks.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from conformance.judge.checks import ConformanceFailure, show
-from conformance.wire.http import ApiClient, Reply, StreamReply, record
+from conformance.wire.http import KEEP_BODY, ApiClient, Reply, StreamReply, record
 
 # Output budgets: as small as each kind of check allows (a reasoning model needs room to think
 # and then answer; the OpenAI API's minimum is 16).
@@ -53,7 +54,8 @@ def send_shared(api: ApiClient, method: str, path: str, *, json_body: Any = None
     reply = _SHARED.get(key)
     if reply is None:
         reply = api.request(method, path, json_body=json_body, content=content, headers=headers)
-        _SHARED[key] = reply
+        # a reply cut at the cap is judged by its start only: keep that, not megabytes per cached reply
+        _SHARED[key] = dataclasses.replace(reply, body=reply.body[:KEEP_BODY]) if reply.truncated else reply
     else:
         record(reply.exchange)
     return reply

@@ -22,11 +22,11 @@ NOT checked, because a correct server may differ from the reference server there
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from conformance.base.safejson import loads
 from conformance.judge.checks import MISSING, describe, show
 from conformance.wire.sse import SSEEvent, SSEParser
 
@@ -121,7 +121,7 @@ class Stream:
             item = Event(i, ev.event if ev.had_event_field else None, ev.data)
             if not item.is_sentinel:
                 try:
-                    item.data = json.loads(ev.data)
+                    item.data = loads(ev.data)  # depth-limited: TooDeep is a ValueError
                     if not isinstance(item.data, dict):
                         item.error = f"JSON {type(item.data).__name__}, not an object"
                 except ValueError as exc:

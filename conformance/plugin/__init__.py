@@ -27,7 +27,7 @@ from conformance.judge.profiles import (
     unsupported_feature,
 )
 from conformance.plugin import config as file_config
-from conformance.plugin import hygiene, managed
+from conformance.plugin import hygiene, interrupts, managed
 from conformance.plugin.options import feature_problem, option_problem
 from conformance.plugin.reporting import (
     add_allure_marks,
@@ -251,6 +251,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         collector = ResultCollector()
         session.config.stash[RESULTS_KEY] = collector
         _collector.set(collector)
+        interrupts.install()  # SIGTERM (a CI timeout) ends the run like Ctrl-C: the reports are still written
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
@@ -264,6 +265,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if collector is None:
         return
     collector.finished = time.time()
+    interrupts.uninstall()
     path = session.config.option.results_json
     if path:
         collector.write_json(Path(path))
@@ -310,6 +312,21 @@ def requirement_of(item: pytest.Item) -> Requirement | None:
     return REGISTRY.get(marker.args[0]) if marker else None
 
 
+# requirements whose requests are the likeliest to break a server (generated odd values, concurrency):
+# run after the rest, so a server they break has been judged on everything else first
+RISKY_PREFIXES = ("ROBUST-FUZZ-", "ROBUST-LOAD-")
+
+
+def _risky(item: pytest.Item) -> bool:
+    req = requirement_of(item)
+    return req is not None and req.id.startswith(RISKY_PREFIXES)
+
+
+def risky_last(items: list[pytest.Item]) -> None:
+    """Move the tests of risky requirements to the end, keeping every other order (a stable sort)."""
+    items.sort(key=_risky)
+
+
 @pytest.hookimpl(tryfirst=True)  # before `-m`, which may select by the area markers added here
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     unsupported = config.stash.get(UNSUPPORTED_KEY, frozenset())
@@ -350,6 +367,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.user_properties.append(("known_failure", entry.reason or "listed in the baseline"))
             item.add_marker(pytest.mark.xfail(reason=f"known failure (--baseline): {entry.reason or req.id}",
                                               strict=False))
+    risky_last(items)
 
 
 def _repr_failure(item: pytest.Item, excinfo: pytest.ExceptionInfo[BaseException]) -> Any:
@@ -396,6 +414,7 @@ def sdk(server: ServerHandle, pytestconfig: pytest.Config) -> Any:
     timeout = pytestconfig.option.request_timeout
     http_client = httpx.Client(
         timeout=httpx.Timeout(timeout, connect=10.0),
+        headers={"Accept-Encoding": guard.ACCEPT_ENCODING},  # what the transport decodes (with its caps)
         # fail fast, bounded memory, and a deadline for a whole answer (a trickling body too)
         transport=guard.GuardedTransport(max_body=http_layer.MAX_BODY * 8, deadline=timeout),
         event_hooks={"request": [_sdk_request], "response": [_sdk_response]},
@@ -420,7 +439,7 @@ def _sdk_response(response: Any) -> None:
     if ex is None:
         return
     ex.status = response.status_code
-    ex.response_headers = REDACTOR.headers(response.headers.multi_items())
+    ex.response_headers = REDACTOR.headers(guard.received_headers(response))
     if "text/event-stream" not in response.headers.get("content-type", ""):
         response.read()
         ex.response_body = http_layer._trim(response.content)

@@ -1,9 +1,11 @@
-"""A finished pytest report, cleaned: secrets out of its texts, a dead server named."""
+"""A finished pytest report, cleaned: secrets out of its texts, control characters shown not obeyed,
+a dead server (or the request that likely broke it) named."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from conformance.base.printable import printable
 from conformance.wire.diagnose import chain
 from conformance.wire.guard import LIVENESS
 
@@ -26,21 +28,31 @@ def redact_exception(exc: BaseException, redact: Any) -> None:
 def note_dead_server(report: Any) -> None:
     """A test that failed after the server was found dead says so, whatever its own message is
     (an SDK's "Connection error." names no cause)."""
-    if not (report.failed and LIVENESS.dead) or report.longrepr is None:
+    if not report.failed or report.longrepr is None:
         return
-    text = str(report.longrepr)
-    if "server stopped responding" not in text:
-        report.longrepr = f"{text}\nNote: {LIVENESS.dead}"
+    if LIVENESS.dead:
+        text = str(report.longrepr)
+        if "server stopped responding" not in text:
+            report.longrepr = f"{text}\nNote: {LIVENESS.dead}"
+    elif LIVENESS.changed:  # answering, but failing everything since one request: name it
+        text = str(report.longrepr)
+        if LIVENESS.changed not in text:
+            report.longrepr = f"{text}\nNote: {LIVENESS.changed}"
 
 
 def redact_report(report: Any, redact: Any) -> None:
-    """Remove secrets from a finished pytest report: its failure text and captured output."""
+    """Remove secrets from a finished pytest report (its failure text and captured output), and show
+    control characters (a server's ANSI colour or OSC title) as escapes: the terminal, junit.xml and
+    every other reporter print these texts."""
+    def clean(text: str) -> str:
+        return printable(redact(text))
+
     if report.longrepr is not None:
         if isinstance(report.longrepr, tuple) and len(report.longrepr) == 3:
             path, line, reason = report.longrepr
-            report.longrepr = (path, line, redact(str(reason)))
+            report.longrepr = (path, line, clean(str(reason)))
         else:
             text = str(report.longrepr)
-            if redact(text) != text:
-                report.longrepr = redact(text)
-    report.sections = [(title, redact(content)) for title, content in report.sections]
+            if clean(text) != text:
+                report.longrepr = clean(text)
+    report.sections = [(title, clean(content)) for title, content in report.sections]

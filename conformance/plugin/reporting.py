@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from conformance.plugin import interrupts
 from conformance.reports.allure import allure_marks
 from conformance.reports.gate import annotate
 from conformance.reports.model import baseline_line, short
@@ -49,7 +50,8 @@ def context_from_config(config: Any, handle: Any, started: float | None, finishe
                "request_timeout": getattr(opt, "request_timeout", None)}
     return RunContext(server=server_info(handle), started=started, finished=finished,
                       command=["pytest", *args], options=options, exit_status=exit_status,
-                      secrets=[getattr(opt, "api_key", None), getattr(handle, "api_key", None)])
+                      secrets=[getattr(opt, "api_key", None), getattr(handle, "api_key", None)],
+                      interrupted=interrupts.cause(exit_status))
 
 
 def enable_allure(config: Any) -> None:
@@ -103,6 +105,8 @@ def terminal_lines(report: dict[str, Any], max_listed: int = 12) -> list[str]:
     """The score lines (and what did not pass) for pytest's terminal summary."""
     report_dir = Path(report["_dir"]) if report.get("_dir") else None
     lines = list(report["summary"]["lines"])
+    lines += [f"INCOMPLETE: {note}" if report.get("incomplete") and i == 0 else f"note: {note}"
+              for i, note in enumerate(report.get("notes") or [])]
     listed = [e for e in report["requirements"] if e["outcome"] in ("failed", "error", "skipped", "unsupported")]
     section = report.get("baseline")
     if section is not None:  # known failures apart from new ones, per test case

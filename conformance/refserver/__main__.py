@@ -16,6 +16,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=8000, help="port (0: any free port; default: %(default)s)")
     parser.add_argument("--defect", help="plant one defect (see --list-defects)")
     parser.add_argument("--api-key", help="require this bearer token on /v1 routes")
+    parser.add_argument("--gzip", action="store_true",
+                        help="gzip every reply a request accepts gzip for (valid HTTP: nothing may fail)")
     parser.add_argument("--list-defects", action="store_true", help="list the planted defects and exit")
     parser.add_argument("--verbose", action="store_true", help="log every request")
     args = parser.parse_args(argv)
@@ -24,7 +26,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{d.name:<36} {d.area:<11} -> {', '.join(d.targets)}\n{'':<36} {d.summary}")
         return 0
     try:
-        server = RefServer(args.host, args.port, defect=args.defect, api_key=args.api_key, quiet=not args.verbose)
+        server = RefServer(args.host, args.port, defect=args.defect, api_key=args.api_key, quiet=not args.verbose,
+                           compress=args.gzip)
     except KeyError as exc:
         print(f"error: {exc.args[0]}", file=sys.stderr)
         return 2

@@ -3,6 +3,10 @@
 Routes: POST /v1/responses (JSON or SSE), GET/DELETE /v1/responses/{id},
 GET /v1/responses/{id}/input_items, POST /v1/responses/{id}/cancel, GET /v1/models,
 GET /health, GET /version.
+
+`compress=True` (`--gzip`) gzips every reply whose request accepts gzip, streams included (flushed per
+event, as nginx `gzip on` with `gzip_types text/event-stream` does): valid HTTP that a correct client
+decodes, so the suite must score exactly what it scores without it.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import sys
 import threading
 import time
 import traceback
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -46,8 +51,9 @@ class RefServer(ThreadingHTTPServer):
     request_queue_size = 64
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, defect: str | None = None,
-                 api_key: str | None = None, quiet: bool = True) -> None:
+                 api_key: str | None = None, quiet: bool = True, compress: bool = False) -> None:
         self.defect = defect_registry.get(defect)
+        self.compress = compress
         self.api_key = api_key
         self.quiet = quiet
         self.lock = threading.Lock()
@@ -204,12 +210,21 @@ class Handler(BaseHTTPRequestHandler):
         headers = {"Content-Type": "application/json", **(headers or {})}
         status, headers, body = self.server.hook("reply", ctx, (status, headers, body)) \
             if self.server.defect and "reply" in self.server.defect.hooks else (status, headers, body)
+        if self._gzip() and "Content-Encoding" not in headers:
+            comp = zlib.compressobj(6, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+            body = comp.compress(body) + comp.flush()
+            headers = {**headers, "Content-Encoding": "gzip", "Vary": "Accept-Encoding"}
         self.send_response(status)
         for k, v in headers.items():
             self.send_header(k, v)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
+
+    def _gzip(self) -> bool:
+        """Compress this reply: the server is a compressing one and the request accepts gzip."""
+        accepted = [c.split(";")[0].strip().lower() for c in self.headers.get("Accept-Encoding", "").split(",")]
+        return self.server.compress and "gzip" in accepted
 
     def _error(self, ctx: Ctx, err: ApiError) -> None:
         self._send(ctx, err.status, err.body)
@@ -337,15 +352,24 @@ class Handler(BaseHTTPRequestHandler):
         chunks = self.server.hook("sse", ctx, chunks)
         headers = self.server.hook("stream_headers", ctx,
                                    {"Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache"})
+        comp = None
+        if self._gzip():
+            comp = zlib.compressobj(6, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+            headers = {**headers, "Content-Encoding": "gzip", "Vary": "Accept-Encoding"}
         self.send_response(200)
         for k, v in headers.items():
             self.send_header(k, v)
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
         for chunk in chunks:
+            if chunk and comp is not None:  # each event decodable on arrival
+                chunk = comp.compress(chunk) + comp.flush(zlib.Z_SYNC_FLUSH)
             if chunk:
                 self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
                 self.wfile.flush()
+        if comp is not None:
+            tail = comp.flush()
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(tail), tail))
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
 
@@ -353,9 +377,9 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def start_in_thread(port: int = 0, defect: str | None = None, api_key: str | None = None,
-                    host: str = "127.0.0.1") -> RefServer:
+                    host: str = "127.0.0.1", compress: bool = False) -> RefServer:
     """Start a server on a free loopback port (port 0) in a daemon thread; `.url` ends in /v1."""
-    server = RefServer(host, port, defect=defect, api_key=api_key)
+    server = RefServer(host, port, defect=defect, api_key=api_key, compress=compress)
     # shutdown() waits for the loop's next poll: 0.5 s by default, paid by every suite run and self-test
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="refserver",
                               daemon=True)

@@ -15,6 +15,7 @@ import html
 import json
 from typing import Any
 
+from conformance.base.safejson import loads
 from conformance.reports.model import (
     LEVELS,
     OUTCOMES,
@@ -37,7 +38,7 @@ def _pretty(body: str | None) -> str:
     if body is None:
         return ""
     try:
-        return json.dumps(json.loads(body), indent=2, ensure_ascii=False)
+        return json.dumps(loads(body), indent=2, ensure_ascii=False)  # depth-limited: a deep body stays text
     except (ValueError, TypeError):
         return body
 

@@ -55,6 +55,8 @@ def render(report: dict[str, Any]) -> str:
     if report.get("started"):
         meta.append(f"{report['started']} ({report.get('duration_s')} s)")
     out += [" · ".join(meta), ""]
+    for note in report.get("notes") or []:  # an interrupted run, non-finite numbers written as strings
+        out += [f"> **Note:** {_cell(note)}", ""]
     out += ["| level | score | passed | failed | error | skipped | unsupported | not run |",
             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for lv in LEVELS:

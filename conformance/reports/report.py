@@ -14,6 +14,9 @@ shown apart and left out of the score.
 
 Every text that goes into a file passes through the redactor (`conformance.wire.http.REDACTOR` plus the
 run's API key), and the finished directory is scrubbed once more, so no secret reaches a report.
+Control characters a server sent are shown as escapes (`base.printable`) in every format, and
+report.json is strict JSON: a non-finite number becomes a string, with a note in `notes`.  A run
+interrupted (SIGINT, SIGTERM, a CI timeout) still writes its reports, marked `incomplete`.
 """
 
 from __future__ import annotations
@@ -27,7 +30,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from conformance.base.printable import printable
 from conformance.base.redact import redact, redact_command, redactor_for, scrub_dir
+from conformance.base.safejson import NON_FINITE_NOTE, strict
 from conformance.base.version import facts as version_facts
 from conformance.reports import html as report_html
 from conformance.reports import junit
@@ -62,6 +67,7 @@ class RunContext:
     options: dict[str, Any] = field(default_factory=dict)
     exit_status: int | None = None
     secrets: list[str] = field(default_factory=list)
+    interrupted: str | None = None  # the signal that ended the run early (SIGINT, SIGTERM), if any
 
 
 def spec_source() -> dict[str, Any]:
@@ -167,7 +173,25 @@ def build_report(records: list[TestResult], context: RunContext | None = None,
         "requirements": requirements,
         "tests": [_test_record(r) for r in records],
     }
-    return redact(report, red)
+    if ctx.interrupted:
+        report["incomplete"] = True
+        report["notes"] = [INCOMPLETE_NOTE.format(signal=ctx.interrupted)]
+    return printable_tree(redact(report, red))
+
+
+INCOMPLETE_NOTE = ("the run was interrupted ({signal}) before every test ran: this report holds the tests that "
+                   "finished; requirements of the rest are not-run")
+
+
+def printable_tree(value: Any) -> Any:
+    """Every string of a JSON-like value with control characters shown as escapes (newlines and tabs kept)."""
+    if isinstance(value, str):
+        return printable(value)
+    if isinstance(value, dict):
+        return {printable(k) if isinstance(k, str) else k: printable_tree(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [printable_tree(v) for v in value]
+    return value
 
 
 def _ordered(registry: Registry) -> list[Requirement]:
@@ -254,7 +278,11 @@ def score_lines_of(levels: dict[str, dict[str, Any]]) -> list[str]:
 
 
 def write_json(path: Path, report: dict[str, Any]) -> Path:
-    path.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    """report.json as strict JSON: non-finite numbers (`1e999` from a server) as strings, with a note."""
+    report, found = strict(report)
+    if found:
+        report["notes"] = [*report.get("notes", []), NON_FINITE_NOTE]
+    path.write_text(json.dumps(report, indent=1, ensure_ascii=False, allow_nan=False) + "\n", encoding="utf-8")
     return path
 
 
@@ -262,7 +290,7 @@ def write_all(directory: Path, report: dict[str, Any], secrets: Iterable[str | N
     """Write report.json, report.md, report.html and junit.xml into `directory`; scrub it of secrets."""
     directory.mkdir(parents=True, exist_ok=True)
     red = redactor_for(secrets)
-    report = redact(report, red)
+    report = printable_tree(redact(report, red))
     paths = {"json": write_json(directory / "report.json", report)}
     paths["md"] = directory / "report.md"
     paths["md"].write_text(report_md.render(report), encoding="utf-8")

@@ -21,6 +21,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from conformance.base.safejson import strict
+
 OUTCOME_ORDER = ("passed", "xpassed", "skipped", "unsupported", "failed", "error")
 MAX_MESSAGE = 6000
 
@@ -116,7 +118,8 @@ class ResultCollector:
 
     def write_json(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps([r.as_dict() for r in self.records()], indent=1))
+        records, _ = strict([r.as_dict() for r in self.records()])  # strict JSON: no Infinity/NaN
+        path.write_text(json.dumps(records, indent=1, allow_nan=False))
 
 
 def by_requirement(results: list[TestResult]) -> dict[str, str]:

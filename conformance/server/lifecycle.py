@@ -31,7 +31,9 @@ from typing import Any, Protocol
 import httpx
 
 from conformance.base.redact import REDACTOR
-from conformance.server.preflight import ServerProblem
+from conformance.base.safejson import loads
+from conformance.server.preflight import ServerProblem, model_ids
+from conformance.wire.guard import Unrecorded, guarded_client
 
 Progress = Callable[[str], None]
 LAST_LINES = 30  # log lines shown in a start-up failure message
@@ -118,8 +120,10 @@ class Probe:
             self.state = f"GET /v1/models -> HTTP {reply.status_code}"
             return False
         try:
-            models = [m.get("id") for m in reply.json().get("data", []) if isinstance(m, dict)]
-        except (ValueError, AttributeError):
+            models = model_ids(loads(reply.content))
+        except (ValueError, UnicodeDecodeError):
+            models = None
+        if models is None:
             self.state = "GET /v1/models -> 200 but not a model list"
             return False
         if self.model and self.model not in models:
@@ -166,7 +170,8 @@ def wait_ready(probe: Probe, *, what: str, timeout: float, exited: Callable[[], 
     seen_ready_log = False
     pattern = re.compile(ready_log) if ready_log else None
     delay = 0.1
-    with httpx.Client(timeout=httpx.Timeout(5.0, connect=2.0)) as client:
+    # the transport policy: each probe ends within 5 s even if the server trickles; its own liveness record
+    with guarded_client(5.0, connect=2.0, liveness=Unrecorded(), max_body=4 * 1024 * 1024) as client:
         while True:
             now = time.monotonic()
             gone = exited()

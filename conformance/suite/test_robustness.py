@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from conformance.base.redact import REDACTOR
+from conformance.base.redact import REDACTOR, Redactor
 from conformance.judge import fuzz, load
 from conformance.judge.checks import ConformanceFailure, check, fail, show
 from conformance.judge.profiles import declared_unsupported, unsupported_feature
@@ -52,8 +52,10 @@ def test_create_answers_json(api, model):
 def test_short_answer_stays_small(api, model, pytestconfig):
     body = request(model, max_output_tokens=16)
     reply = api.post("responses", body)
+    sent = reply.exchange.response_headers  # as the server sent them (lower-case names)
     check(not reply.truncated, "the body of a create with max_output_tokens=16",
-          f"more than {MAX_BODY} bytes (Content-Length: {reply.headers.get('content-length', 'not given')})",
+          f"more than {MAX_BODY} bytes (decoded; as sent: Content-Length "
+          f"{sent.get('content-length', 'not given')}, Content-Encoding {sent.get('content-encoding', 'none')})",
           f"a reply sized by its content: at most {MAX_BODY} bytes for a 16-token answer")
     if not supports(pytestconfig, "streaming"):
         return
@@ -205,9 +207,10 @@ def test_concurrent_responses_never_mix(api, model, pytestconfig):
 
 
 def _leaks(text: str, secret: str, random_part: str = "", window: int = 16) -> bool:
-    """The secret, or any `window` characters of its random part, appear in `text`; a key masked
-    as the OpenAI API does (a few characters at each end) shows less."""
-    if secret in text:
+    """The secret, or any `window` characters of its random part, appear in `text`, also in another form
+    (any case, JSON- or URL-escaped, base64: what the redactor removes); a key masked as the OpenAI API
+    does (a few characters at each end) shows less."""
+    if secret in text or Redactor([secret]).text(text) != text:
         return True
     return any(random_part[i:i + window] in text for i in range(len(random_part) - window + 1))
 
@@ -226,5 +229,6 @@ def test_error_replies_do_not_echo_the_key(api, model, server):
         text = reply.body.decode("utf-8", "replace") + "\n" + "\n".join(reply.headers.values())
         if _leaks(text, key, random):
             fail(f"the HTTP {reply.status} reply to an invalid request sent {how}",
-                 "the API key from the Authorization header, echoed verbatim (shown [REDACTED] in the evidence)",
+                 "the API key from the Authorization header, echoed (verbatim or encoded; shown [REDACTED] in the "
+                 "evidence)",
                  "no credential in the reply (leave it out, or mask it as the OpenAI API does: sk-...abcd)")

@@ -89,6 +89,7 @@ def test_seed_scenario_through_the_sdk(sdk, model):
     if not isinstance(first, openai.types.responses.Response):
         fail("responses.create (turn 1)", type(first).__name__,
              "an openai.types.responses.Response (the server must answer JSON when stream is not set)")
+    check(isinstance(first.output, list), "turn1.output", first.output, "the list of output items")
     reasoning = [it for it in first.output if it.type == "reasoning"]
     check(bool(reasoning), "turn1.output[*].type", [it.type for it in first.output], "a reasoning item")
     inputs += [it.model_dump(exclude_none=True) for it in first.output]
@@ -98,5 +99,6 @@ def test_seed_scenario_through_the_sdk(sdk, model):
     except openai.APIError as exc:
         fail("responses.create (turn 2)", f"{exc.__class__.__name__}: {exc}",
              "turn 2 accepted with turn 1's reasoning items as input")
+    check(isinstance(second.output, list), "turn2.output", second.output, "the list of output items")
     check(bool(second.output_text.strip()), "Response.output_text", second.output_text,
           "non-empty output_text on turn 2")

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import httpx
 
+from conformance.base.printable import printable
 from conformance.wire.guard import BodyTooLarge, BodyTooSlow, ServerGone
 
 
@@ -48,6 +49,12 @@ def server_caused(exc: BaseException) -> str | None:
     if _is_pydantic_error(exc):
         return (f"at: parsing the server's reply with the openai SDK types\nReceived: {_short(str(exc))}\n"
                 "Expected: a reply matching the SDK's types")
+    if isinstance(exc, RecursionError) and _in_json_parser(exc):
+        return ("at: a JSON document from the server\nReceived: JSON nested too deep for Python's parser\n"
+                "Expected: a response object (nested a few levels)")
+    if isinstance(exc, httpx.InvalidURL):
+        return (f"at: building a request URL\nReceived: {_short(printable(str(exc)))}\nExpected: ids and values "
+                "the server returned that a URL path can carry (no control characters)")
     if isinstance(exc, json.JSONDecodeError):
         return (f"at: a JSON document from the server (line {exc.lineno}, column {exc.colno})\n"
                 f"Received: {_short(exc.doc[max(0, exc.pos - 200):exc.pos + 200])}\nExpected: valid JSON ({exc.msg})")
@@ -59,6 +66,16 @@ def server_caused(exc: BaseException) -> str | None:
     if isinstance(exc, httpx.HTTPError):
         return f"at: {_request_of(exc)}\nReceived: {name}: {exc}\nExpected: a complete HTTP answer"
     return None
+
+
+def _in_json_parser(exc: BaseException) -> bool:
+    """A RecursionError raised while parsing JSON (the server's nesting), not by the suite's own code."""
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename.replace("\\", "/").endswith("json/decoder.py"):
+            return True
+        tb = tb.tb_next
+    return False
 
 
 def _request_of(exc: BaseException) -> str:

@@ -1,9 +1,11 @@
 """The HTTP layer: every request and response is kept as evidence, secrets redacted.
 
-`ApiClient` talks to the server under test with bounded time (connect, per-read and a total
-deadline per request) and bounded memory (bodies are capped).  Whatever the server sends back —
-non-JSON, HTML, a stalled or malformed stream, a dropped connection — becomes a
-`ConformanceFailure` with a readable message and the evidence, never a traceback from here.
+`ApiClient` talks to the server under test with bounded time (connect, per-read and one total
+deadline per request covering connect, headers and body, kept by `wire.guard`) and bounded memory
+(bodies are capped after decoding the `Content-Encoding` the suite advertises; JSON depth is
+limited).  Whatever the server sends back — non-JSON, HTML, a stalled or malformed stream, a
+dropped connection — becomes a `ConformanceFailure` with a readable message and the evidence,
+never a traceback from here.
 
 Evidence goes to the `Evidence` of the running test (a context variable the plugin sets), so the
 report can show the request, the response and a `curl` reproducer for every failure.
@@ -22,7 +24,16 @@ import httpx
 
 from conformance.base.failure import ConformanceFailure, show
 from conformance.base.redact import REDACTOR
-from conformance.wire.guard import LIVENESS, BodyTooLarge, GuardedTransport, ServerGone
+from conformance.base.safejson import TooDeep, loads
+from conformance.wire.guard import (
+    ACCEPT_ENCODING,
+    LIVENESS,
+    BodyTooLarge,
+    BodyTooSlow,
+    GuardedTransport,
+    ServerGone,
+    received_headers,
+)
 from conformance.wire.sse import SSEEvent, SSEParser
 
 MAX_BODY = 4 * 1024 * 1024  # bytes read from one response before the rest is dropped
@@ -123,11 +134,17 @@ class Reply:
         if self.truncated:
             raise ConformanceFailure(f"{what} is larger than {MAX_BODY} bytes; the suite stopped reading it")
         try:
-            return json.loads(self.body)
+            return loads(self.body)
+        except TooDeep as exc:
+            raise ConformanceFailure(f"{what} cannot be judged: {exc}\nReceived: {REDACTOR.text(show(self.body[:300]))}"
+                                     "\nExpected: a response object") from None
         except (ValueError, UnicodeDecodeError) as exc:
+            # still encoded: a Content-Encoding the suite did not ask for (it decodes what it advertises)
+            coding = self.headers.get("content-encoding")
+            coding = f", Content-Encoding: {coding} (the suite asked for {ACCEPT_ENCODING})" if coding else ""
             raise ConformanceFailure(
                 f"{what} is not JSON ({exc.__class__.__name__}: {exc})\n"
-                f"HTTP {self.status}, Content-Type: {self.content_type or '(none)'}\n"
+                f"HTTP {self.status}, Content-Type: {self.content_type or '(none)'}{coding}\n"
                 f"Received: {REDACTOR.text(show(self.body[:600]))}\nExpected: a JSON document") from None
 
     def json_object(self, what: str = "the response body") -> dict[str, Any]:
@@ -161,7 +178,7 @@ class StreamReply:
         out = []
         for ev in self.events:
             try:
-                out.append((ev, json.loads(ev.data)))
+                out.append((ev, loads(ev.data)))
             except ValueError as exc:
                 out.append((ev, ParseError(str(exc), ev.data)))
         return out
@@ -183,7 +200,10 @@ class ApiClient:
         self.timeout = timeout
         self.read_timeout = read_timeout or timeout
         REDACTOR.add(api_key)
-        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        # what the suite advertises it decodes (wire.guard); httpx's default adds br/zstd when installed
+        headers = {"Accept-Encoding": ACCEPT_ENCODING}
+        if api_key:
+            headers["Authorization"] = f"Bearer {api_key}"
         self._client = httpx.Client(
             headers=headers,
             timeout=httpx.Timeout(self.read_timeout, connect=connect_timeout),
@@ -197,6 +217,16 @@ class ApiClient:
     def url(self, path: str) -> str:
         return self.base_url + "/" + path.lstrip("/")
 
+    def _build(self, method: str, path: str, **kw: Any) -> httpx.Request:
+        """The request; a path httpx refuses (control characters in an id the server returned) is a failure."""
+        try:
+            return self._client.build_request(method, self.url(path), **kw)
+        except (httpx.InvalidURL, ValueError, UnicodeError) as exc:
+            raise ConformanceFailure(
+                f"{method} {show(self.url(path))}: no request can be made to this path ({exc}); a value the "
+                "server returned (an id?) has characters a URL cannot carry\nExpected: ids usable in the "
+                "API's URL paths") from None
+
     def _exchange(self, request: httpx.Request, body: str | None) -> Exchange:
         return Exchange(method=request.method, url=str(request.url),
                         request_headers=REDACTOR.headers(request.headers.multi_items()),
@@ -208,7 +238,8 @@ class ApiClient:
         if json_body is not None:
             content = json.dumps(json_body)
             headers = {"Content-Type": "application/json", **(headers or {})}
-        request = self._client.build_request(method, self.url(path), content=content, headers=headers)
+        request = self._build(method, path, content=content, headers=headers)
+        request.extensions["rc_deadline"] = timeout or self.timeout
         body_text = content.decode("utf-8", "replace") if isinstance(content, bytes) else content
         ex = record(self._exchange(request, body_text))
         deadline = time.monotonic() + (timeout or self.timeout)
@@ -221,7 +252,7 @@ class ApiClient:
             raise ConformanceFailure(f"{method} {request.url}: {ex.error}") from None
         try:
             chunks, size, truncated = [], 0, False
-            for chunk in response.iter_raw():
+            for chunk in response.iter_raw():  # decoded by the transport, in bounded chunks
                 chunks.append(chunk)
                 size += len(chunk)
                 if size > MAX_BODY:
@@ -239,7 +270,7 @@ class ApiClient:
             response.close()
             ex.elapsed_ms = (time.monotonic() - started) * 1000
         ex.status = response.status_code
-        ex.response_headers = REDACTOR.headers(response.headers.multi_items())
+        ex.response_headers = REDACTOR.headers(received_headers(response))
         ex.response_body = _trim(body)
         return Reply(response.status_code, response.headers, body, ex, truncated)
 
@@ -261,11 +292,12 @@ class ApiClient:
         `StreamReply.error` for the test to judge, not raised.
         """
         content = json.dumps(body)
-        request = self._client.build_request(
-            "POST", self.url(path), content=content,
+        request = self._build(
+            "POST", path, content=content,
             headers={"Content-Type": "application/json", "Accept": "text/event-stream"},
             timeout=httpx.Timeout(read_timeout or self.read_timeout, connect=self._client.timeout.connect),
         )
+        request.extensions["rc_deadline"] = timeout or self.timeout
         ex = record(self._exchange(request, content))
         started = time.monotonic()
         deadline = started + (timeout or self.timeout)
@@ -287,10 +319,16 @@ class ApiClient:
                         error = f"the error body is larger than {MAX_BODY} bytes; the suite stopped reading it"
                         break
             else:
+                unended = 0  # bytes since the last complete event: the parser holds them
                 for chunk in response.iter_raw():
                     if len(raw) < MAX_BODY:
                         raw += chunk[: MAX_BODY - len(raw)]
-                    events.extend(parser.feed(chunk))
+                    new = list(parser.feed(chunk))
+                    events.extend(new)
+                    unended = 0 if new else unended + len(chunk)
+                    if unended > MAX_BODY:  # one event that never ends (or a body that is not SSE)
+                        error = f"no event ended within {MAX_BODY} bytes; the suite stopped reading"
+                        break
                     if len(events) >= max_events:
                         error = f"stream exceeded {max_events} events; the suite stopped reading"
                         break
@@ -303,6 +341,11 @@ class ApiClient:
                         break
                 else:
                     events.extend(parser.close())
+        except BodyTooSlow:
+            secs = request.extensions.get("rc_deadline_s") or timeout or self.timeout
+            note = (", shortened: earlier streams stalled or trickled too" if request.extensions.get("rc_shortened")
+                    else "")
+            error = f"stream still open after {secs:g} s (total deadline{note}) with {len(events)} events"
         except httpx.ReadTimeout:
             waited = (request.extensions.get("timeout") or {}).get("read") or read_timeout or self.read_timeout
             note = (" (shortened: earlier streams stalled too)" if request.extensions.get("rc_shortened") else "")
@@ -313,7 +356,7 @@ class ApiClient:
             response.close()
         elapsed = (time.monotonic() - started) * 1000
         ex.status = response.status_code
-        ex.response_headers = REDACTOR.headers(response.headers.multi_items())
+        ex.response_headers = REDACTOR.headers(received_headers(response))
         ex.response_body = _trim(bytes(raw))
         ex.events = len(events)
         ex.error = error
@@ -323,7 +366,7 @@ class ApiClient:
 
 
 def _transport_error(exc: httpx.HTTPError, read_timeout: float) -> str:
-    if isinstance(exc, ServerGone | BodyTooLarge):
+    if isinstance(exc, ServerGone | BodyTooLarge | BodyTooSlow):
         return str(exc)
     if isinstance(exc, httpx.ConnectError) and LIVENESS.dead:  # this very failure showed the server died
         return LIVENESS.dead

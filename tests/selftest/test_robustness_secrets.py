@@ -4,6 +4,7 @@ echoes the Authorization header into its error bodies."""
 
 from __future__ import annotations
 
+import base64
 import uuid
 from pathlib import Path
 
@@ -22,10 +23,12 @@ def _files_containing(root: Path, needles: list[str]) -> list[str]:
     return found
 
 
-@pytest.mark.parametrize("defect", [None, "echoes-api-key"])
+@pytest.mark.parametrize("defect", [None, "echoes-api-key", "echoes-api-key-encoded"])
 def test_the_api_key_is_never_written_anywhere(defect, tmp_path):
     key = "sk-SECRET-" + uuid.uuid4().hex
-    needles = [key, key[10:30]]  # the key, and a piece of it (a partial echo is a leak too)
+    # the key, a piece of it (a partial echo is a leak too), and its usual encodings
+    needles = [key, key[10:30], key.upper(), key[10:30].upper(), key.replace("-", "\\u002d"),
+               base64.b64encode(f"user:{key}".encode()).decode()[8:40]]
     server = start_in_thread(defect=defect, api_key=key)
     out = tmp_path / "out"
     out.mkdir()
@@ -48,7 +51,7 @@ def test_the_api_key_is_never_written_anywhere(defect, tmp_path):
     assert not _files_containing(out, needles)
     written = sorted(p.name for p in out.iterdir())
     assert "results.json" in written and "junit.xml" in written, written
-    if defect == "echoes-api-key":  # the server did echo it: the evidence shows it redacted
+    if defect:  # the server did echo it: the evidence shows it redacted
         assert "[REDACTED]" in (out / "results.json").read_text()
         assert "ROBUST-SECRET-001" in run.output
 

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import functools
+import gzip
 import socket
 import threading
+import time
+import zlib
 from collections.abc import Callable, Iterator
 
 from conformance.wire import guard
@@ -116,3 +120,59 @@ def servers() -> Iterator[Callable[..., RawServer]]:
 
 def client(server: RawServer, timeout: float = 1.0) -> ApiClient:
     return ApiClient(server.url, None, timeout=timeout, connect_timeout=1.0)
+
+
+# -- hostile servers: trickles, compression, bombs (tests/unit/test_hostile_servers.py) -----------
+
+
+def trickle(data: bytes, every: float) -> Handler:
+    """Send `data` one byte every `every` seconds (headers included: the whole answer trickles)."""
+    def handler(conn: socket.socket) -> None:
+        for i in range(len(data)):
+            conn.sendall(data[i:i + 1])
+            time.sleep(every)
+    return handler
+
+
+def endless_headers(every: float) -> Handler:
+    """A status line, then one header byte every `every` seconds, forever."""
+    def handler(conn: socket.socket) -> None:
+        conn.sendall(b"HTTP/1.1 200 OK\r\n")
+        while True:
+            conn.sendall(b"X")
+            time.sleep(every)
+    return handler
+
+
+def endless_body(every: float, ctype: str = "application/json") -> Handler:
+    """Headers at once, then one body byte every `every` seconds, forever."""
+    def handler(conn: socket.socket) -> None:
+        conn.sendall(f"HTTP/1.1 200 OK\r\nContent-Type: {ctype}\r\nContent-Length: 100000000\r\n\r\n".encode())
+        while True:
+            conn.sendall(b" ")
+            time.sleep(every)
+    return handler
+
+
+def encoded_reply(body: bytes, coding: str = "gzip", status: str = "200 OK",
+                  ctype: str = "application/json") -> bytes:
+    """An answer with its body compressed (`gzip`, `deflate` zlib-wrapped, `raw-deflate` as some servers send)."""
+    if coding == "gzip":
+        data = gzip.compress(body)
+    elif coding == "deflate":
+        data = zlib.compress(body)
+    else:
+        obj = zlib.compressobj(wbits=-zlib.MAX_WBITS)
+        data, coding = obj.compress(body) + obj.flush(), "deflate"
+    return (f"HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Encoding: {coding}\r\n"
+            f"Content-Length: {len(data)}\r\nConnection: close\r\n\r\n").encode() + data
+
+
+@functools.cache
+def gzip_bomb(megabytes: int = 1024) -> bytes:
+    """`megabytes` MB of spaces, gzip-compressed (1 GB -> ~1 MB): cached, it takes a second to build."""
+    obj = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    block = b" " * (1024 * 1024)
+    parts = [obj.compress(b"{" + b" " * (1024 * 1024 - 1))]
+    parts += [obj.compress(block) for _ in range(megabytes - 1)]
+    return b"".join(parts) + obj.compress(b"}") + obj.flush()

@@ -9,10 +9,13 @@ in `_state(ctx)`, so several reference servers in one process do not share it.
 
 from __future__ import annotations
 
+import base64
+import gzip
 import json
 import threading
 import time
 import weakref
+import zlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -380,3 +383,163 @@ class EchoesApiKey:
             except (ValueError, KeyError, TypeError):
                 body += f" (Authorization: {auth})".encode()
         return status, headers, body
+
+
+# -- hostile transport: trickles, compression bombs, deep nesting, control characters (issue 14) ----
+
+TRICKLE_EVERY = 0.5  # seconds between bytes: every read gets one before any per-read timeout
+
+
+def _trickle(ctx: Any, data: bytes) -> None:
+    """Write `data` a byte at a time (until the client gives up), then drop the connection."""
+    ctx.handler.close_connection = True
+    for i in range(len(data)):
+        ctx.handler.wfile.write(data[i:i + 1])
+        ctx.handler.wfile.flush()
+        time.sleep(TRICKLE_EVERY)
+    _drop_connection(ctx)
+
+
+def _past_start(ctx: Any) -> bool:
+    st = _state(ctx)
+    with st["lock"]:
+        st["requests"] += 1
+        return st["requests"] > DIE_AFTER
+
+
+@defect("trickles-headers-mid-run", targets=["ROBUST-ALIVE-001"], needs=SHORT_TIMEOUT,
+        modelled_on="a slowloris-like overloaded proxy or a server swapping to disk: the status line and "
+        "headers arrive a byte every few seconds (httpx's timeout is per read, so it never trips)")
+class TricklesHeadersMidRun:
+    """After 10 requests every answer's status line and headers arrive one byte every 0.5 s."""
+
+    def route(ctx, value, method, path):
+        if _past_start(ctx):
+            ctx.handler._drain()
+            _trickle(ctx, b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n" + b"X-Pad: " + b"." * 400)
+        return value
+
+
+@defect("trickles-bodies-mid-run", targets=["ROBUST-ALIVE-001"], needs=SHORT_TIMEOUT,
+        modelled_on="a server whose engine degrades mid-run (swap, thermal throttling): headers at once, "
+        "then the body a byte every few seconds")
+class TricklesBodiesMidRun:
+    """After 10 requests every answer sends its headers at once, then its body one byte every 0.5 s."""
+
+    def route(ctx, value, method, path):
+        if _past_start(ctx):
+            ctx.handler._drain()
+            ctx.handler.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                                    b"Content-Length: 1000\r\n\r\n")
+            _trickle(ctx, b" " * 1000)
+        return value
+
+
+_BOMB: list[bytes] = []
+
+
+def _gzip_spaces() -> bytes:
+    """256 MB of spaces as one gzip member (~260 KB), built once per process."""
+    if not _BOMB:
+        comp = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+        block = b" " * (1024 * 1024)
+        _BOMB.append(b"".join(comp.compress(block) for _ in range(256)) + comp.flush())
+    return _BOMB[0]
+
+
+@defect("gzip-huge-reply", targets=["ROBUST-HTTP-002"],
+        modelled_on="vLLM #49239 (a reply of >100 MB) behind a compressing proxy: 256 MB of JSON that is "
+        "a few hundred KB on the wire (a gzip bomb for a client that inflates it whole)")
+class GzipHugeReply:
+    """A successful create's JSON is padded with 256 MB of whitespace and sent gzip-compressed."""
+
+    def reply(ctx, value):
+        status, headers, body = value
+        if _is_create(ctx) and status == 200:
+            # gzip members concatenate: the JSON's head, the spaces, its last byte
+            return status, {**headers, "Content-Encoding": "gzip"}, (
+                gzip.compress(body[:-1]) + _gzip_spaces() + gzip.compress(body[-1:]))
+        return value
+
+
+@defect("deep-nested-reply", targets=["ROBUST-HTTP-001"],
+        modelled_on="a server echoing a recursive structure (a debug field with a self-referencing graph "
+        "serialised by a naive encoder): 100,000 levels of nested lists in the response object")
+class DeepNestedReply:
+    """A successful create's response object carries an extra field nested 100,000 levels deep."""
+
+    def reply(ctx, value):
+        status, headers, body = value
+        if _is_create(ctx) and status == 200:
+            return status, headers, body[:-1] + b', "debug": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+        return value
+
+
+@defect("control-chars-in-ids", targets=["STATE-GET-001"],
+        modelled_on="ids built from unsanitised upstream text (a terminal colour code and an OSC title in "
+        "an id and an error message): the id cannot be put in a URL, the text must not drive a terminal")
+class ControlCharsInIds:
+    """Response ids carry ANSI colour and OSC title sequences; error messages too."""
+
+    def response(ctx, resp):
+        resp["id"] = f"resp_\x1b[31m{resp['id'][5:]}\x1b]0;pwned\x07"
+        return resp
+
+    def reply(ctx, value):
+        status, headers, body = value
+        if status >= 400:
+            body = body.replace(b'"message": "', b'"message": "\\u001b[2J\\u001b]0;pwned\\u0007', 1)
+        return status, headers, body
+
+
+@defect("edge-temperature-kills-engine", targets=["ROBUST-FUZZ-001"],
+        modelled_on="transformers serve on a GPU killed by a valid fuzz request (temperature at an edge: the "
+        "sampler hit inf/nan and the CUDA context died): every later request failed with a 500 in a second")
+class EdgeTemperatureKillsEngine:
+    """A greeting at temperature 2 (the maximum; the fuzz requirement's edge case) kills the engine: it
+    and every later create get a 500."""
+
+    def request(ctx, body):
+        st = _state(ctx)
+        if isinstance(body, dict) and body.get("temperature") == 2 and body.get("input") == "Say hello.":
+            st["dead"] = True
+        if st["dead"]:
+            raise ApiError(500, "CUDA error: device-side assert triggered", None, "server_error")
+        return body
+
+
+@defect("echoes-api-key-encoded", targets=["ROBUST-SECRET-001"],
+        modelled_on="error details that embed the request's credentials encoded (a base64 'Basic' header "
+        "rebuilt for an upstream call, a JSON-escaped or upper-cased copy in a debug field)")
+class EchoesApiKeyEncoded:
+    """Error replies carry the request's API key base64-encoded, JSON-escaped (\\u002d) and upper-cased."""
+
+    def reply(ctx, value):
+        status, headers, body = value
+        auth = ctx.handler.headers.get("Authorization") if ctx.handler is not None else None
+        key = auth.split(" ", 1)[-1] if auth else ""
+        if status >= 400 and key:
+            try:
+                data = json.loads(body)
+                data["error"]["debug"] = {"upstream": "Basic " + base64.b64encode(f"user:{key}".encode()).decode(),
+                                          "seen": key.upper()}
+                # the JSON-escaped copy is written by hand: json.dumps would not escape '-'
+                body = json.dumps(data).encode()[:-1] + b', "key": "' + key.replace("-", "\\u002d").encode() + b'"}'
+            except (ValueError, KeyError, TypeError):
+                pass
+        return status, headers, body
+
+
+@defect("trickles-streams", targets=["ROBUST-STREAM-001"], needs=SHORT_TIMEOUT,
+        modelled_on="a buffering proxy or an overloaded engine that lets a stream out a few bytes at a time "
+        "(never silent long enough for a per-read timeout), while non-streamed replies are normal")
+class TricklesStreams:
+    """Every stream's bytes arrive 8 at a time, every 0.5 s (JSON replies are normal)."""
+
+    def sse(ctx, chunks):
+        def trickle() -> Iterator[bytes]:
+            for chunk in chunks:
+                for i in range(0, len(chunk), 8):
+                    time.sleep(TRICKLE_EVERY)
+                    yield chunk[i:i + 8]
+        return trickle()

@@ -70,3 +70,14 @@ class ReasoningItemChatShape:
                 item["content"] = [{"type": "output_text", "text": "".join(
                     p.get("text", "") for p in item.get("content") or [])}]
         return resp
+
+
+@defect("response-without-output", targets=["SEED-001", "SEED-003", "SEED-004"],
+        modelled_on="a server that streams its output and leaves the final object's `output` out (or a "
+        "gateway dropping empty-looking fields): a required property of Response is absent")
+class ResponseWithoutOutput:
+    """The response object lacks `output` (JSON replies, stream events, stored copies)."""
+
+    def response(ctx, resp):
+        resp.pop("output", None)
+        return resp
