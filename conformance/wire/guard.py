@@ -487,7 +487,17 @@ class GuardedTransport(httpx.BaseTransport):
         claim = [ends, 0]
         token = _REQUEST_DEADLINE.set(claim)
         try:
-            response = self.inner.handle_request(request)
+            try:
+                response = self.inner.handle_request(request)
+            except httpx.RemoteProtocolError:
+                # A server may close a kept-alive connection between requests (RFC 9112 §9.3; llama-server
+                # does after every stream, though it says Keep-Alive): when the close raced this request and
+                # nothing of an answer came back, the request is sent once more on a fresh connection. A
+                # server that drops every request still fails: the second attempt raises.
+                if claim[1] or (ends is not None and time.monotonic() >= ends):
+                    raise
+                request.extensions["rc_retried"] = True
+                response = self.inner.handle_request(request)
         except httpx.ConnectError as exc:
             live.refused(request, exc)
             raise

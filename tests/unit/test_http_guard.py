@@ -255,3 +255,23 @@ def test_malformed_options_are_one_sentence(option, value, words):
 def test_known_features_and_their_parts_are_accepted():
     opt = SimpleNamespace(request_timeout=5.0, fuzz_examples=0, load_concurrency=0, unsupported="store, streaming")
     assert option_problem(opt, {"store.delete", "tools,streaming"}) is None
+
+
+def test_a_connection_closed_before_any_answer_is_retried_once(serve):
+    """llama-server closes the kept-alive connection after a stream; a request that raced the close is sent
+    once more on a fresh connection (RFC 9112 §9.3), and a server that drops every request still fails."""
+    served = {"n": 0}
+
+    def first_dropped(c: socket.socket) -> None:
+        served["n"] += 1
+        if served["n"] == 1:
+            return  # the connection closes with no byte of an answer
+        c.sendall(reply("200 OK", "application/json", b'{"object": "list", "data": []}'))
+
+    api = ApiClient(serve(first_dropped).url, None, timeout=2.0)
+    assert api.get("models").status == 200 and served["n"] == 2
+
+    always = serve(lambda c: None)
+    api = ApiClient(always.url, None, timeout=2.0)
+    with pytest.raises(ConformanceFailure):
+        api.get("models")
