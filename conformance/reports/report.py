@@ -193,7 +193,7 @@ def _requirement_entry(req: Requirement | None, tests: list[TestResult], commit:
     entry["outcome"] = outcome
     entry["tests"] = [{"nodeid": t.nodeid, "outcome": t.outcome} for t in tests]
     entry["message"] = clean_message(worst.message) if outcome in NOT_PASSING else ""
-    if outcome in ("skipped", "unsupported"):
+    if outcome in ("skipped", "unsupported", "not-run"):
         entry["reason"] = clean_message(worst.message)
     elif any(t.outcome == "xpassed" for t in tests):
         entry["reason"] = "passed although its feature was declared unsupported"

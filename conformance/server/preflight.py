@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from conformance.wire import record
 from conformance.wire.guard import tls_context
 
 
@@ -107,7 +108,7 @@ def preflight(handle: ServerHandle, timeout: float = 10.0) -> ServerHandle:
     check_url(handle.url)
     headers = {"Authorization": f"Bearer {handle.api_key}"} if handle.api_key else {}
     try:
-        with httpx.Client(timeout=timeout, headers=headers, verify=tls_context()) as client:
+        with httpx.Client(timeout=timeout, headers=headers, verify=tls_context(), transport=record.wrap()) as client:
             reply = client.get(handle.url + "/models")
             fixed = _missing_v1(client, handle.url, reply)
     except httpx.ConnectError:
@@ -145,7 +146,7 @@ def preflight(handle: ServerHandle, timeout: float = 10.0) -> ServerHandle:
                             f"(it lists: {', '.join(models)}); pass one of those with --model")
     root = handle.url[: -len("/v1")] if handle.url.endswith("/v1") else handle.url
     try:
-        with httpx.Client(timeout=timeout, headers=headers, verify=tls_context()) as client:
+        with httpx.Client(timeout=timeout, headers=headers, verify=tls_context(), transport=record.wrap()) as client:
             version = client.get(root + "/version")
         if version.status_code == 200 and len(version.content) < 4096:
             handle.info.setdefault("version", version.json())

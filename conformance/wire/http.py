@@ -22,6 +22,7 @@ import httpx
 
 from conformance.base.failure import ConformanceFailure, show
 from conformance.base.redact import REDACTOR
+from conformance.wire import record as recording
 from conformance.wire.guard import LIVENESS, BodyTooLarge, GuardedTransport, ServerGone
 from conformance.wire.sse import SSEEvent, SSEParser
 
@@ -188,7 +189,7 @@ class ApiClient:
             headers=headers,
             timeout=httpx.Timeout(self.read_timeout, connect=connect_timeout),
             follow_redirects=False,
-            transport=GuardedTransport(),
+            transport=GuardedTransport(recording.wrap()),  # --record / --replay: wire.record
         )
 
     def close(self) -> None:
