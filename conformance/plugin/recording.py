@@ -18,11 +18,13 @@ from conformance.wire import record
 from conformance.wire.http import Exchange
 
 # the options of the recorded run a replay takes over unless the command line sets them: with them the
-# suite sends the same requests (the fuzz seed and counts) and declares the same features unsupported
+# suite sends the same requests (fuzz seed and counts), declares the same features unsupported and selects the
+# same requirements
 REPLAYED_OPTIONS = {"model": "--model", "request_timeout": "--request-timeout", "fuzz_seed": "--fuzz-seed",
                     "fuzz_examples": "--fuzz-examples", "load_concurrency": "--load-concurrency",
-                    "unsupported": "--unsupported", "profile": "--profile"}
-RUN_OPTIONS = (*REPLAYED_OPTIONS, "area", "requirements", "level", "baseline")
+                    "unsupported": "--unsupported", "profile": "--profile", "area": "--area",
+                    "requirements": "--requirements", "level": "--level"}
+RUN_OPTIONS = (*REPLAYED_OPTIONS, "baseline")
 
 
 def add_options(group: Any) -> None:
@@ -166,7 +168,7 @@ def after_report(item: Any, report: Any, exchanges: list[Exchange]) -> None:
         return
     if record.REPLAYING:
         missing = record.not_recorded(item.nodeid) + [f"{ex.method} {ex.url}" for ex in exchanges if _unrecorded(ex)]
-        if missing and not report.skipped:
+        if missing:  # a skip too: it may have skipped for want of an answer (a shared reply it depends on)
             reason = (f"not run (not recorded): the recording holds no answer to {missing[0]}"
                       + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else "")
                       + "; the request differs from the recorded run's")
