@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -66,9 +67,18 @@ def apply_replay_defaults(option: Any, given: set[str]) -> None:
 def start_process(option: Any) -> None:
     """Every process of the run (controller and xdist workers) records its own exchanges, or tags them."""
     if getattr(option, "record", None):
+        if not os.environ.get("PYTEST_XDIST_WORKER"):  # the controller, before any worker starts writing
+            _clear(Path(option.record))
         record.start_recording(Path(option.record))
     elif getattr(option, "replay", None):
         record.start_replaying()
+
+
+def _clear(directory: Path) -> None:
+    """An earlier recording in DIR is replaced, not mixed in (only the files a recording consists of)."""
+    for path in [*record.exchange_files(directory), *(directory / n for n in ("manifest.json", "report.json",
+                                                                             "results.json"))]:
+        path.unlink(missing_ok=True)
 
 
 def replay_server(option: Any) -> ReplayServer | None:
