@@ -74,6 +74,13 @@ class Recording:
     manifest: dict[str, Any]
     exchanges: list[dict[str, Any]]
 
+    def final_state(self, last: int = 3) -> str | None:
+        """"hung" when the recorded server's last exchanges got no answer in time: it was so at the end."""
+        tail = self.exchanges[-last:]
+        hung = len(tail) == last and all(ex.get("response") is None and (ex.get("error") or {}).get("kind") ==
+                                         "timeout" for ex in tail)
+        return "hung" if hung else None
+
 
 def open_recording(path: str | Path) -> Recording:
     """A recording directory, or a .tar.gz of one (unpacked into a temporary directory)."""
@@ -174,7 +181,15 @@ class ReplayHTTPServer(ThreadingHTTPServer):
         self.recording = recording
         self.matcher = Matcher(recording.exchanges)
         self.stopping = threading.Event()
+        self.final_state = recording.final_state()
         super().__init__((host, port), _Handler)
+
+    def stop_listening(self) -> None:
+        """As the recorded server did when it refused a connection: later connections are refused too."""
+        def stop() -> None:  # not on a handler's thread's behalf: shutdown() waits for the serving loop
+            self.shutdown()
+            self.server_close()
+        threading.Thread(target=stop, daemon=True).start()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         import sys
@@ -203,6 +218,10 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             ex, swaps = self.server.matcher.match(self.command, self.path, body, test)
         except KeyError:
+            if self.server.final_state == "hung":  # the server had hung by the end of the recording: a request
+                self._hold()  # it lacks gets what every request got then, no answer
+                self._break()
+                return
             self._not_recorded(body)
             return
         bearer = (self.headers.get("authorization") or "").removeprefix("Bearer ").strip()
@@ -226,6 +245,8 @@ class _Handler(BaseHTTPRequestHandler):
         if response is None:  # no answer was recorded: wait out the client, or break the connection
             if error.get("kind") == "timeout":
                 self._hold()
+            elif error.get("kind") == "connect":
+                self.server.stop_listening()
             self._break()
             return
         end = response.get("end") or "complete"

@@ -37,6 +37,7 @@ DEFECTS = {
     "stream-dropped": ("robustness",),  # a stream broken mid-way: the replay breaks it at the same byte
     "shared-request-slot": ("robustness",),  # concurrent requests mixed up: the load test's nonces
     "no-sequence-number": ("streaming",),
+    "dies-mid-run": ("robustness",),  # refused connections: the replay server stops listening at the same point
 }
 
 
