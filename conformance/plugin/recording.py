@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from conformance.base.redact import redact, redact_command, redactor_for, scrub_dir
+from conformance.base.redact import REDACTOR, redact, redact_command, redactor_for, scrub_dir
 from conformance.base.version import facts
 from conformance.server.replay import RecordingProblem, ReplayServer, open_recording
 from conformance.wire import record
@@ -67,6 +67,7 @@ def apply_replay_defaults(option: Any, given: set[str]) -> None:
 def start_process(option: Any) -> None:
     """Every process of the run (controller and xdist workers) records its own exchanges, or tags them."""
     if getattr(option, "record", None):
+        REDACTOR.add(getattr(option, "api_key", None))  # before the first exchange (the preflight's) is written
         if not os.environ.get("PYTEST_XDIST_WORKER"):  # the controller, before any worker starts writing
             _clear(Path(option.record))
         record.start_recording(Path(option.record))
