@@ -227,3 +227,18 @@ def test_a_test_that_met_an_unrecorded_request_is_not_run():
 
     assert requirement_outcome([t("passed"), t("not-run")]) == "not-run"  # not every case was judged
     assert requirement_outcome([t("failed"), t("not-run")]) == "failed"  # a judged failure stays one
+
+
+def test_replay_takes_the_recorded_options_the_command_line_leaves(tmp_path: Path):
+    from conformance.plugin import recording
+
+    _write_recording(tmp_path, [])
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    manifest["options"] = {"fuzz_seed": 7, "fuzz_examples": 3, "profile": "vllm", "area": "streaming"}
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    option = SimpleNamespace(replay=str(tmp_path), fuzz_seed=1, fuzz_examples=25, profile="", area="")
+    recording.apply_replay_defaults(option, {"--fuzz-examples"})
+    assert (option.fuzz_seed, option.fuzz_examples, option.profile, option.area) == (7, 25, "vllm", "streaming")
+    assert "together" in recording.problem(SimpleNamespace(replay="d", record="r"))
+    assert "--server-url" in recording.problem(SimpleNamespace(replay="d", record=None, server_url="http://h/v1"))
+    assert recording.problem(SimpleNamespace(replay=None)) is None
