@@ -408,7 +408,7 @@ def sdk(server: ServerHandle, pytestconfig: pytest.Config) -> Any:
     http_client = httpx.Client(
         timeout=httpx.Timeout(timeout, connect=10.0),
         # fail fast, bounded memory, and a deadline for a whole answer (a trickling body too)
-        transport=guard.GuardedTransport(record.wrap(), max_body=http_layer.MAX_BODY * 8, deadline=timeout),
+        transport=guard.GuardedTransport(inner=record.wrap(), max_body=http_layer.MAX_BODY * 8, deadline=timeout),
         event_hooks={"request": [_sdk_request], "response": [_sdk_response]},
     )
     client = openai.OpenAI(base_url=server.url, api_key=server.api_key or "none", max_retries=0,

@@ -189,7 +189,7 @@ class ApiClient:
             headers=headers,
             timeout=httpx.Timeout(self.read_timeout, connect=connect_timeout),
             follow_redirects=False,
-            transport=GuardedTransport(recording.wrap()),  # --record / --replay: wire.record
+            transport=GuardedTransport(inner=recording.wrap()),  # --record / --replay: wire.record
         )
 
     def close(self) -> None:
