@@ -27,7 +27,7 @@ from conformance.judge.profiles import (
     unsupported_feature,
 )
 from conformance.plugin import config as file_config
-from conformance.plugin import hygiene, interrupts, managed
+from conformance.plugin import hygiene, interrupts, managed, recording
 from conformance.plugin.options import feature_problem, option_problem
 from conformance.plugin.reporting import (
     add_allure_marks,
@@ -45,7 +45,7 @@ from conformance.server import managed as started
 from conformance.server.preflight import EmbeddedServer, RemoteServer, Server, ServerHandle, ServerProblem, preflight
 from conformance.suite import SUITE_DIR
 from conformance.suite.requirements import AREA_MODULES, REGISTRY, Requirement
-from conformance.wire import guard
+from conformance.wire import guard, record
 from conformance.wire import http as http_layer
 from conformance.wire.diagnose import server_caused
 
@@ -57,7 +57,7 @@ GIVEN_KEY = pytest.StashKey[set]()
 SELECTION_KEY = pytest.StashKey[Selection]()
 UNSUPPORTED_KEY = pytest.StashKey[frozenset]()
 BASELINE_KEY = pytest.StashKey[dict]()
-SERVER_OPTIONS = ("--server-url", "--server-image", "--server-cmd", "--server-preset")
+SERVER_OPTIONS = ("--server-url", "--server-image", "--server-cmd", "--server-preset", "--replay")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -101,6 +101,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="concurrent requests of the load requirements (ROBUST-LOAD-*; 0 skips them; at most 64; "
                     "they go only to the server under test; default: 8)")
     managed.add_options(group)  # --server-image, --server-preset, --server-cmd, ...
+    recording.add_options(group)  # --record DIR, --replay DIR
 
 
 def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Parser, args: list[str]) -> None:
@@ -146,6 +147,7 @@ def pytest_configure(config: pytest.Config) -> None:
         _apply_options(config)
     except (file_config.ConfigError, ProfileError, SelectionError, gate.InputError) as exc:
         raise pytest.UsageError(f"responses-conformance: {exc}") from None
+    recording.start_process(config.option)
     if _is_worker(config):
         raw = config.workerinput.get("rc_server")  # type: ignore[attr-defined]
         if raw:
@@ -168,6 +170,7 @@ def _apply_options(config: pytest.Config) -> None:
     loaded = config.stash.get(FILE_CONFIG_KEY, file_config.FileConfig())
     given = config.stash.get(GIVEN_KEY, set())
     file_config.apply(config.option, loaded, given)
+    recording.apply_replay_defaults(config.option, given)
     config.option.rc_config_file = str(loaded.path) if loaded.path else None  # for the report
     features = {r.feature for r in REGISTRY if r.feature}
     for profile in loaded.profiles.values():  # a user profile's features are checked like --unsupported's
@@ -183,7 +186,7 @@ def _apply_options(config: pytest.Config) -> None:
         from_file = any(o[2:].replace("-", "_") in loaded.values and o not in given for o in names)
         return problem + (f" (set in {loaded.path})" if from_file else "")
 
-    problem = option_problem(config.option, features)
+    problem = option_problem(config.option, features) or recording.problem(config.option)
     if problem:
         raise file_config.ConfigError(where(problem))
     try:
@@ -202,12 +205,14 @@ def _apply_options(config: pytest.Config) -> None:
 def start_server(config: pytest.Config) -> ServerHandle:
     opt = config.option
     # a container or local process the suite starts (and always removes), else a running or embedded server
-    server: Server | None = started.start_managed(opt, managed.pytest_progress(config), started.evidence_dir(opt))
-    if server is not None:  # if it dies mid-run, end the session at once
-        config.pluginmanager.register(managed.Watch(server), "responses-conformance-server-watch")
-    elif opt.server_url:
+    server: Server | None = recording.replay_server(opt)  # --replay DIR: a recording answers
+    if server is None:
+        server = started.start_managed(opt, managed.pytest_progress(config), started.evidence_dir(opt))
+        if server is not None:  # if it dies mid-run, end the session at once
+            config.pluginmanager.register(managed.Watch(server), "responses-conformance-server-watch")
+    if server is None and opt.server_url:
         server = RemoteServer(opt.server_url, opt.model, opt.api_key)
-    else:
+    elif server is None:
         server = EmbeddedServer(opt.model, defect=opt.refserver_defect)
     config.stash[SERVER_KEY] = server
     try:
@@ -217,6 +222,8 @@ def start_server(config: pytest.Config) -> ServerHandle:
         raise
     REDACTOR.add(handle.api_key)
     config.stash[HANDLE_KEY] = handle
+    if opt.record:
+        recording.write_manifest(config, handle)
     return handle
 
 
@@ -273,6 +280,9 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
                            int(session.exitstatus), session.config.stash.get(BASELINE_KEY, None))
     if built is not None:
         session.config.stash[REPORT_KEY] = built
+    if session.config.option.record:
+        recording.finish(session.config, session.config.stash.get(HANDLE_KEY, None), built,
+                         [r.as_dict() for r in collector.records()])
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
@@ -284,6 +294,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    record.stop()
     server = config.stash.get(SERVER_KEY, None)
     if server is not None:
         server.stop()
@@ -416,7 +427,8 @@ def sdk(server: ServerHandle, pytestconfig: pytest.Config) -> Any:
         timeout=httpx.Timeout(timeout, connect=10.0),
         headers={"Accept-Encoding": guard.ACCEPT_ENCODING},  # what the transport decodes (with its caps)
         # fail fast, bounded memory, and a deadline for a whole answer (a trickling body too)
-        transport=guard.GuardedTransport(max_body=http_layer.MAX_BODY * 8, deadline=timeout),
+        transport=guard.GuardedTransport(inner=record.wrap(guard.deadline_transport()),  # --record / --replay
+                                         max_body=http_layer.MAX_BODY * 8, deadline=timeout),
         event_hooks={"request": [_sdk_request], "response": [_sdk_response]},
     )
     client = openai.OpenAI(base_url=server.url, api_key=server.api_key or "none", max_retries=0,
@@ -473,7 +485,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     evidence = item.stash.get(EVIDENCE_KEY, None)
     keep = report.when == "call" or (report.when == "setup" and report.outcome != "passed")
     if keep and evidence is not None and evidence.exchanges:
-        report.user_properties.append(("evidence", json.dumps([ex.as_dict() for ex in evidence.exchanges[-6:]])))
+        report.user_properties.append(("evidence", json.dumps(recording.evidence_dicts(evidence.exchanges[-6:]))))
     if call.excinfo is not None and req is not None and call.excinfo.errisinstance(ConformanceFailure):
         report.longrepr = format_failure(req, str(call.excinfo.value), evidence)
     elif call.excinfo is not None and req is not None:
@@ -488,6 +500,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             # a fixture could not get the server's answer (a dead server, a rejected request): the
             # server failed this requirement; an error stays what our own code broke
             report.when = "call"
+    recording.after_report(item, report, evidence.exchanges if evidence is not None else [])
     hygiene.redact_report(report, REDACTOR.text)
     return report
 

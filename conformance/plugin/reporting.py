@@ -137,7 +137,7 @@ def command_string(args: list[str]) -> str:
 # that does not know this plugin's options: in `--report-dir /abs/dir` it takes an existing /abs/dir
 # for a test path, so the rootdir, the ini file (testpaths, addopts) and the tests collected change.
 # The `--opt=value` form is immune.
-PATH_OPTIONS = ("--report-dir", "--results-json", "--baseline", "--conformance-config")
+PATH_OPTIONS = ("--report-dir", "--results-json", "--baseline", "--conformance-config", "--record", "--replay")
 
 
 def joined_path_options(args: Iterable[str]) -> list[str]:

@@ -81,6 +81,8 @@ def _exchange(i: int, ex: dict[str, Any]) -> str:
              "</div>"]
     if ex.get("error"):
         parts.append(f'<div class="cap">transport</div><pre>{e(ex["error"])}</pre>')
+    if ex.get("recorded"):  # --record/--replay: the exchange's file in the recording, byte for byte
+        parts.append(f'<div class="cap">recorded</div><pre>{e(ex["recorded"])}</pre>')
     if ex.get("curl"):
         parts.append(f'<div class="cap">reproduce</div><pre class="curl">{e(ex["curl"])}</pre>')
     return '<div class="exchange">' + "".join(parts) + "</div>"

@@ -217,7 +217,7 @@ def _requirement_entry(req: Requirement | None, tests: list[TestResult], commit:
     entry["outcome"] = outcome
     entry["tests"] = [{"nodeid": t.nodeid, "outcome": t.outcome} for t in tests]
     entry["message"] = clean_message(worst.message) if outcome in NOT_PASSING else ""
-    if outcome in ("skipped", "unsupported"):
+    if outcome in ("skipped", "unsupported", "not-run"):
         entry["reason"] = clean_message(worst.message)
     elif any(t.outcome == "xpassed" for t in tests):
         entry["reason"] = "passed although its feature was declared unsupported"
@@ -342,12 +342,15 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m conformance report",
         description="Write report.json/md/html and junit.xml from a report.json (re-render) or from a "
                     "--results-json file (the same result model, without the run's metadata).")
-    parser.add_argument("input", help="report.json, or results.json written by pytest --results-json")
+    parser.add_argument("input", help="report.json, results.json written by pytest --results-json, or a recording "
+                        "directory (pytest --record DIR): its report.json")
     parser.add_argument("--out", required=True, help="directory for the reports")
     parser.add_argument("--server-url", help="with results.json: the server the run tested")
     parser.add_argument("--model", help="with results.json: the model the run tested")
     args = parser.parse_args(argv)
     path = Path(args.input)
+    if path.is_dir():  # a recording (--record DIR) keeps its run's report beside the exchanges
+        path = path / "report.json"
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         if isinstance(data, list):

@@ -23,7 +23,8 @@ from typing import Any
 
 from conformance.base.safejson import strict
 
-OUTCOME_ORDER = ("passed", "xpassed", "skipped", "unsupported", "failed", "error")
+# not-run: replaying a recording (--replay) that holds no answer to one of the test's requests
+OUTCOME_ORDER = ("passed", "xpassed", "skipped", "unsupported", "not-run", "failed", "error")
 MAX_MESSAGE = 6000
 
 
@@ -49,6 +50,8 @@ def _outcome(report: Any) -> str | None:
     failure of `--baseline` with `known_failure` (its pytest xfail is still the server's failure).
     """
     props = dict(getattr(report, "user_properties", ()) or ())
+    if "not_recorded" in props:  # never passed nor failed: the run could not judge it
+        return "not-run" if report.when in ("setup", "call") else None
     known = "known_failure" in props and hasattr(report, "wasxfail")
     wasxfail = hasattr(report, "wasxfail") and not known
     if known:  # pytest's xfailed / XPASS of a known failure: what the server did
@@ -75,6 +78,8 @@ def _outcome(report: Any) -> str | None:
 
 
 def _message(report: Any) -> str:
+    if "not_recorded" in dict(report.user_properties or ()):
+        return str(dict(report.user_properties)["not_recorded"])
     if hasattr(report, "wasxfail") and "known_failure" in dict(report.user_properties or ()):
         return "" if report.passed else (getattr(report, "longreprtext", "") or "")[:MAX_MESSAGE]
     if hasattr(report, "wasxfail") and report.skipped and report.when == "setup":  # not run: unsupported

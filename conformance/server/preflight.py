@@ -20,7 +20,8 @@ import httpx
 
 from conformance.base.printable import printable
 from conformance.base.safejson import loads, strict
-from conformance.wire.guard import BodyTooLarge, BodyTooSlow, Unrecorded, guarded_client, port_open
+from conformance.wire import record
+from conformance.wire.guard import BodyTooLarge, BodyTooSlow, Unrecorded, deadline_transport, guarded_client, port_open
 
 
 class ServerProblem(Exception):
@@ -145,7 +146,8 @@ def preflight(handle: ServerHandle, timeout: float = 10.0) -> ServerHandle:
     headers = {"Authorization": f"Bearer {handle.api_key}"} if handle.api_key else {}
     url = printable(handle.url, one_line=True)
     try:
-        with guarded_client(timeout, headers=headers, liveness=Unrecorded(), max_body=MODELS_CAP) as client:
+        with guarded_client(timeout, headers=headers, liveness=Unrecorded(), max_body=MODELS_CAP,
+                            inner=record.wrap(deadline_transport())) as client:
             reply = client.get(handle.url + "/models")
             fixed = _missing_v1(client, handle.url, reply)
     except httpx.ConnectError as exc:
@@ -201,7 +203,8 @@ def preflight(handle: ServerHandle, timeout: float = 10.0) -> ServerHandle:
                             f"(it lists: {_listing(models)}); pass one of those with --model")
     root = handle.url[: -len("/v1")] if handle.url.endswith("/v1") else handle.url
     try:
-        with guarded_client(timeout, headers=headers, liveness=Unrecorded(), max_body=VERSION_CAP) as client:
+        with guarded_client(timeout, headers=headers, liveness=Unrecorded(), max_body=VERSION_CAP,
+                            inner=record.wrap(deadline_transport())) as client:
             version = client.get(root + "/version")
         if version.status_code == 200 and len(version.content) < VERSION_CAP:
             value, _ = strict(loads(version.content, limit=16))  # it goes into every report: strict JSON

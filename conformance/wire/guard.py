@@ -531,11 +531,13 @@ class GuardedTransport(httpx.BaseTransport):
 
 
 def guarded_client(timeout: float, *, connect: float = 10.0, liveness: Liveness | None = None,
-                   max_body: int | None = None, **kw: Any) -> httpx.Client:
-    """A plain httpx client under the transport policy (preflight, probes): deadline, decoding, caps."""
+                   max_body: int | None = None, inner: httpx.BaseTransport | None = None, **kw: Any) -> httpx.Client:
+    """A plain httpx client under the transport policy (preflight, probes): deadline, decoding, caps.
+    `inner` sends the bytes (default: the deadline transport; the recorder wraps it under --record)."""
     headers = {"Accept-Encoding": ACCEPT_ENCODING, **kw.pop("headers", {})}
     return httpx.Client(timeout=httpx.Timeout(timeout, connect=min(connect, timeout)), headers=headers,
-                        transport=GuardedTransport(liveness=liveness, max_body=max_body, deadline=timeout),
+                        transport=GuardedTransport(inner=inner, liveness=liveness, max_body=max_body,
+                                                   deadline=timeout),
                         follow_redirects=False, **kw)
 
 

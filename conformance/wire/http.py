@@ -25,6 +25,7 @@ import httpx
 from conformance.base.failure import ConformanceFailure, show
 from conformance.base.redact import REDACTOR
 from conformance.base.safejson import TooDeep, loads
+from conformance.wire import record as recording
 from conformance.wire.guard import (
     ACCEPT_ENCODING,
     LIVENESS,
@@ -32,6 +33,7 @@ from conformance.wire.guard import (
     BodyTooSlow,
     GuardedTransport,
     ServerGone,
+    deadline_transport,
     received_headers,
 )
 from conformance.wire.sse import SSEEvent, SSEParser
@@ -208,7 +210,7 @@ class ApiClient:
             headers=headers,
             timeout=httpx.Timeout(self.read_timeout, connect=connect_timeout),
             follow_redirects=False,
-            transport=GuardedTransport(),
+            transport=GuardedTransport(inner=recording.wrap(deadline_transport())),  # --record / --replay: wire.record
         )
 
     def close(self) -> None:
