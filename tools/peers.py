@@ -417,7 +417,8 @@ def matrix_markdown(report_dir: Path) -> str:
              "| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for run, outcomes in runs:
         tally = {k: sum(1 for v in outcomes.values() if v == k) for k in CELL}
-        status = run.status if run.status == "ran" else f"{run.status}: {run.problem}"
+        # one line: a suite-error's problem is the tail of pytest's log, whose newlines would end the table row
+        status = run.status if run.status == "ran" else f"{run.status}: {' '.join(run.problem.split())}"
         suite = f"{run.suite_seconds:.0f} s" if run.suite_seconds is not None else "–"
         lines.append(f"| {run.name} | {run.project} | {run.version or '–'} | {status.replace('|', '/')} | "
                      f"{tally['passed'] + tally['xpassed']} | {tally['failed']} | {tally['skipped']} | "
@@ -504,7 +505,7 @@ def triage_markdown(report_dir: Path, triage: dict[str, Any]) -> tuple[str, list
     for run, outcomes in load_runs(report_dir):
         lines += [f"### {run.name}", ""]
         if run.status != "ran":
-            lines += [f"Not run: {run.status}: {run.problem}", ""]
+            lines += [f"Not run: {run.status}: {' '.join(run.problem.split())}", ""]
             continue
         bad = sorted((rid for rid, o in outcomes.items() if o in ("failed", "error")), key=_req_order())
         messages = failing_messages(report_dir, run.name)
