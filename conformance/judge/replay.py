@@ -24,8 +24,9 @@ from conformance.base.failure import show
 from conformance.judge.responses import ANSWER, final_response
 from conformance.wire.http import CURRENT, Exchange, record
 
-CONTEXT_EXCEEDED = re.compile(r"maximum context length|context (length|window) (is )?exceeded|exceeds the context",
-                              re.IGNORECASE)
+# how servers say a prompt is too long for the model (vLLM; llama.cpp: "exceeds the available context size")
+CONTEXT_EXCEEDED = re.compile(r"maximum context length|context (length|window) (is )?exceeded|exceeds the context"
+                              r"|exceeds the available context", re.IGNORECASE)
 TERMINAL = ("response.completed", "response.incomplete", "response.failed")
 HANDED_BACK_KEYS = ("id", "call_id", "encrypted_content")
 # tool types the spec lists as built-in tools "provided by OpenAI": a server that does not host

@@ -479,10 +479,21 @@ def check_final_items(s: Stream) -> list[Problem]:
     where = f"{term.label}.response.output"
     if not isinstance(output, list):
         return [Problem(where, output, "the output array of the finished response")]
-    _, done, _ = _added_done(s)
+    # each finished item is found in the output by its id (else by its index): two items sharing an
+    # index (transformers serve) are STREAM-ITEM-001's finding, not a final output that differs
+    by_id = {it["id"]: i for i, it in enumerate(output)
+             if isinstance(it, dict) and isinstance(it.get("id"), str) and it["id"]}
     out = []
-    for oi, d in sorted(done.items()):
-        streamed = d.data["item"]
+    seen: set[int] = set()
+    for d in s.of_type("response.output_item.done"):
+        streamed = d.get("item")
+        if not isinstance(streamed, dict):
+            continue
+        sid = streamed.get("id")
+        oi = by_id.get(sid) if isinstance(sid, str) and sid in by_id else s.item_position(d)
+        if not _is_int(oi):
+            continue  # no index and no known id: check_item_pairing reports the event
+        seen.add(oi)
         if oi >= len(output) or not isinstance(output[oi], dict):
             out.append(Problem(f"{where}[{oi}]", output[oi] if oi < len(output) else MISSING,
                                f"the {streamed.get('type')} item {streamed.get('id')!r} finished by {d.label}"))
@@ -497,7 +508,7 @@ def check_final_items(s: Stream) -> list[Problem]:
             if key in streamed and key in output[oi] and streamed[key] != output[oi][key]:
                 out.append(Problem(f"{where}[{oi}].{key}", output[oi][key], f"{streamed[key]!r}, as in {d.label}"))
     for i, item in enumerate(output):
-        if i not in done and isinstance(item, dict):
+        if i not in seen and isinstance(item, dict):
             out.append(Problem(f"{where}[{i}]", {"type": item.get("type"), "id": item.get("id")},
                                "only items the stream announced and finished (output_item.added/done); this one "
                                "was never streamed"))

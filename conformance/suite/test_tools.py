@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-from conformance.judge.checks import Collector, check, fail
+from conformance.judge.checks import Collector, check, fail, show
 from conformance.judge.responses import (
     ANSWER,
     TOOL_PROMPT,
@@ -180,8 +180,9 @@ def test_own_items_replayed(api, model):
     answers = [answer(c, SHORT_RESULT) for _, c in calls_with_index(resp)]
     second = post_ok(api, request(model, inputs + output + answers, ANSWER, tools=TOOLS),
                      "turn 2 (turn 1's output items unchanged, function_call included, plus the outputs)")
-    check(second.get("status") in ("completed", "incomplete"), "turn2.$.status", second.get("status"),
-          '"completed" (or "incomplete"): the server accepts its own items back')
+    # accepted and answered; a missing or odd status is RESP-OBJECT-006's (codex-relay sends none)
+    check(second.get("status") not in ("failed", "cancelled"), "turn2.$.status", second.get("status"),
+          '"completed" (or "incomplete"): the server accepts its own items back', note=show(second.get("error"), 300))
 
 
 @requirement("TOOLS-STREAM-001", MUST)

@@ -18,6 +18,11 @@ CASES = [
     ("function-call-null-fields", "OUTPUT-ITEM-007", ["TOOLS-CALL-001", "TOOLS-CALL-002"]),
     # vLLM: error.code is an integer; the unknown id still gets its 404 with an error object
     ("error-code-integer", "ERROR-010", ["STATE-UNKNOWN-001"]),
+    # codex-relay: responses without a final status; its own items are still taken back
+    ("response-returned-in-progress", "RESP-OBJECT-006", ["SEED-002", "TOOLS-REPLAY-001"]),
+    # transformers serve: the function_call and the message share one output_index; the final output is
+    # still the streamed items (matched by id), and the call's arguments still stream right
+    ("stream-items-share-output-index", "STREAM-ITEM-001", ["STREAM-ITEM-002", "TOOLS-STREAM-001"]),
 ]
 # llama.cpp: stream events without any index are located by item_id; only the schema and sequence
 # requirements judge the missing fields (the others compare items, texts and nesting, and still can)

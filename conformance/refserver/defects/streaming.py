@@ -283,6 +283,23 @@ class ContentIndexAcrossItems:
         return evs
 
 
+@defect("stream-items-share-output-index", targets=["STREAM-ITEM-001"],
+        modelled_on="transformers serve 5.24: the function_call item and the message after it are both streamed "
+        "at output_index 1 (peer run, docs/compatibility.md)")
+class StreamItemsShareOutputIndex:
+    """The last output item is streamed with the output_index of the item before it (ids stay distinct)."""
+
+    def events(ctx, evs):
+        added = [ev["output_index"] for ev in evs if ev["type"] == "response.output_item.added"]
+        if len(added) < 2:
+            return evs
+        last, previous = added[-1], added[-2]
+        for ev in evs:
+            if ev.get("output_index") == last and ev["type"] not in TERMINAL:
+                ev["output_index"] = previous
+        return evs
+
+
 @defect("deltas-before-item-added", targets=["STREAM-NEST-001"],
         modelled_on="Llama Stack 0.7: deltas attributed to an item before that item's output_item.added")
 class DeltasBeforeItemAdded:
