@@ -94,7 +94,8 @@ def terminal_lines(report: dict[str, Any], max_listed: int = 12) -> list[str]:
     """The score lines (and what did not pass) for pytest's terminal summary."""
     report_dir = Path(report["_dir"]) if report.get("_dir") else None
     lines = list(report["summary"]["lines"])
-    listed = [e for e in report["requirements"] if e["outcome"] in ("failed", "error", "skipped", "unsupported")]
+    listed = [e for e in report["requirements"]
+              if e["outcome"] in ("failed", "error", "skipped", "not-applicable", "unsupported")]
     for e in listed[:max_listed]:
         why = short(e.get("reason") or e.get("message"), 110)
         lines.append(f"  {e['outcome']:<11} {e['id']} {e['level']}: {why}")

@@ -22,7 +22,8 @@ from typing import Any
 from conformance.reports import model
 from conformance.reports.html import CSS, ERROR_CATCHER
 
-SYMBOL = {"passed": "✅", "failed": "❌", "error": "💥", "skipped": "⏭", "unsupported": "➖", "not-run": "–"}
+SYMBOL = {"passed": "✅", "failed": "❌", "error": "💥", "skipped": "⏭", "not-applicable": "∅", "unsupported": "➖",
+          "not-run": "–"}
 
 
 def labels_for(reports: list[dict[str, Any]], given: list[str] | None = None) -> list[str]:

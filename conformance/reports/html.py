@@ -15,10 +15,10 @@ import html
 import json
 from typing import Any
 
-from conformance.reports.model import LEVELS, OUTCOMES, server_label, short, verdict_sentence, version_text
+from conformance.reports.model import APART, LEVELS, OUTCOMES, server_label, short, verdict_sentence, version_text
 
 OUTCOME_LABEL = {"passed": "passed", "failed": "failed", "error": "error", "skipped": "skipped",
-                 "unsupported": "unsupported", "not-run": "not run"}
+                 "not-applicable": "not applicable", "unsupported": "unsupported", "not-run": "not run"}
 
 
 def e(text: Any) -> str:
@@ -50,7 +50,7 @@ def _card(level: str, c: dict[str, Any]) -> str:
                 f'<div class="sub">no {level} requirement in this suite</div></div>')
     state = "bad" if c["failed"] or c["error"] else ("warn" if c["skipped"] else "good")
     bad = " · ".join(f"{c[o]} {o}" for o in ("failed", "error", "skipped") if c[o]) or "all judged passed"
-    apart = " · ".join(f"{c[o]} {OUTCOME_LABEL[o]}" for o in ("unsupported", "not-run") if c[o])
+    apart = " · ".join(f"{c[o]} {OUTCOME_LABEL[o]}" for o in APART if c[o])
     if not c["judged"]:
         state, bad = "empty", "none judged in this run"
     return (f'<div class="card {state}" data-level="{level}"><div class="lv">{level}</div>'
@@ -143,9 +143,9 @@ def render(report: dict[str, Any]) -> str:
         bad = per["all"]["failed"] + per["all"]["error"]
         area_rows.append(f'<tr><td><a href="#area-{e(area)}">{e(area)}</a></td>{cells}'
                          f'<td>{bad or ""}</td><td>{per["all"]["skipped"] or ""}</td>'
-                         f'<td>{per["all"]["unsupported"] + per["all"]["not-run"] or ""}</td></tr>')
+                         f'<td>{sum(per["all"][o] for o in APART) or ""}</td></tr>')
     areas_table = ('<table class="areas"><thead><tr><th>area</th>' + "".join(f"<th>{lv}</th>" for lv in LEVELS)
-                   + "<th>not met</th><th>skipped</th><th>unsupported / not run</th></tr></thead><tbody>"
+                   + "<th>not met</th><th>skipped</th><th>not applicable / unsupported / not run</th></tr></thead><tbody>"
                    + "".join(area_rows) + "</tbody></table>")
     outcome_boxes = "".join(
         f'<label class="chk"><input type="checkbox" name="outcome" value="{o}" checked> '
@@ -166,8 +166,9 @@ def render(report: dict[str, Any]) -> str:
 </header>
 <section class="cards" id="scores">{cards}</section>
 <p class="note">Score = passed / judged requirements (passed + failed + error + skipped): a skipped requirement
-could not be judged and is never counted as passed. Unsupported (feature declared absent with
-<code>--unsupported</code>) and not-run requirements are shown apart and left out of the score.</p>
+could not be judged and is never counted as passed. Not applicable (the server sent nothing the requirement
+is about), unsupported (feature declared absent with <code>--unsupported</code>) and not-run requirements
+are shown apart and left out of the score.</p>
 <section class="by-area"><h2>By area</h2>{areas_table}</section>
 <section class="filters" id="filters"><div class="frow"><b>outcome</b> {outcome_boxes}</div>
 <div class="frow"><b>level</b> {level_boxes}
@@ -295,7 +296,7 @@ table.reqs td:nth-child(3) { width: 110px; }
 .badge { display: inline-block; padding: 1px 8px; border-radius: 10px; font-size: 12px; font-weight: 600; color: #fff; }
 .badge.passed, .badge.xpassed { background: var(--pass); } .badge.failed { background: var(--fail); }
 .badge.error { background: var(--err); } .badge.skipped { background: var(--skip); }
-.badge.unsupported { background: var(--uns); } .badge.not-run { background: var(--nr); }
+.badge.unsupported, .badge.not-applicable { background: var(--uns); } .badge.not-run { background: var(--nr); }
 .lvl { font-size: 11px; font-weight: 700; letter-spacing: .05em; padding: 1px 6px; border-radius: 4px;
   border: 1px solid var(--line); }
 .lvl.MUST { color: var(--fail); border-color: #ffcecb; } .lvl.SHOULD { color: var(--skip); border-color: #eed888; }

@@ -47,15 +47,16 @@ def render(report: dict[str, Any]) -> str:
     if report.get("started"):
         meta.append(f"{report['started']} ({report.get('duration_s')} s)")
     out += [" · ".join(meta), ""]
-    out += ["| level | score | passed | failed | error | skipped | unsupported | not run |",
-            "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    out += ["| level | score | passed | failed | error | skipped | not applicable | unsupported | not run |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for lv in LEVELS:
         c = summary["levels"][lv]
         if c["total"]:
             out.append(f"| {lv} | {_score(c)} | {c['passed']} | {c['failed']} | {c['error']} | {c['skipped']} "
-                       f"| {c['unsupported']} | {c['not-run']} |")
+                       f"| {c['not-applicable']} | {c['unsupported']} | {c['not-run']} |")
     out += ["", "Score = passed / judged (passed + failed + error + skipped); a skip is never a pass. "
-            "Unsupported (declared with `--unsupported`) and not-run requirements are counted apart.", ""]
+            "Not applicable (the server sent nothing the requirement is about), unsupported (declared with "
+            "`--unsupported`) and not-run requirements are counted apart.", ""]
     out += ["<details><summary>By area</summary>", "", "| area | MUST | SHOULD | MAY | not passed |",
             "| --- | --- | --- | --- | --- |"]
     for area, per in summary["areas"].items():
@@ -76,6 +77,7 @@ def render(report: dict[str, Any]) -> str:
             out.append(block)
             size += len(block) + 1
     for outcome, title in (("skipped", "Skipped (not judged, not counted as passed)"),
+                           ("not-applicable", "Not applicable (nothing to judge, not counted as passed)"),
                            ("unsupported", "Unsupported (declared)"), ("not-run", "Not run")):
         rows = [e for e in report["requirements"] if e["outcome"] == outcome]
         if not rows:

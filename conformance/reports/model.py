@@ -10,8 +10,12 @@ from typing import Any
 
 FORMAT = "responses-conformance-report/1"
 LEVELS = ("MUST", "SHOULD", "MAY")
-# requirement outcomes, best to worst; `xpassed` tests count as `passed` at the requirement level
-OUTCOMES = ("passed", "failed", "error", "skipped", "unsupported", "not-run")
+# requirement outcomes; `xpassed` tests count as `passed` at the requirement level.  `not-applicable`:
+# the server sent nothing the requirement is about (no output_text, no deltas); never a pass, and left
+# out of the score like `unsupported`
+OUTCOMES = ("passed", "failed", "error", "skipped", "not-applicable", "unsupported", "not-run")
+# outcomes shown apart from the score (not judged, and not held against the server)
+APART = ("not-applicable", "unsupported", "not-run")
 NOT_PASSING = ("failed", "error")
 
 
