@@ -145,7 +145,8 @@ def render(report: dict[str, Any]) -> str:
                          f'<td>{bad or ""}</td><td>{per["all"]["skipped"] or ""}</td>'
                          f'<td>{sum(per["all"][o] for o in APART) or ""}</td></tr>')
     areas_table = ('<table class="areas"><thead><tr><th>area</th>' + "".join(f"<th>{lv}</th>" for lv in LEVELS)
-                   + "<th>not met</th><th>skipped</th><th>not applicable / unsupported / not run</th></tr></thead><tbody>"
+                   + "<th>not met</th><th>skipped</th><th>not applicable / unsupported / not run</th>"
+                   + "</tr></thead><tbody>"
                    + "".join(area_rows) + "</tbody></table>")
     outcome_boxes = "".join(
         f'<label class="chk"><input type="checkbox" name="outcome" value="{o}" checked> '

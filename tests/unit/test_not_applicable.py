@@ -49,8 +49,8 @@ def test_not_applicable_is_left_out_of_the_score_and_said_in_the_score_line():
 
 
 def test_a_requirement_with_one_passed_and_one_not_applicable_case_is_not_applicable():
-    recs = records() + [Result("t.py::test_id[b]", "DEMO-001", "MUST", "not-applicable",
-                                   NOT_APPLICABLE + "no deltas", 0.1)]
+    recs = [*records(), Result("t.py::test_id[b]", "DEMO-001", "MUST", "not-applicable",
+                               NOT_APPLICABLE + "no deltas", 0.1)]
     entry = next(e for e in demo_report(recs)["requirements"] if e["id"] == "DEMO-001")
     assert entry["outcome"] == "not-applicable"
 
