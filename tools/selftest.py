@@ -74,6 +74,18 @@ def run_suite(defect: str | None = None, extra: list[str] | tuple[str, ...] = ()
     return run
 
 
+# Requirements the clean reference server leaves with nothing to judge, as the official API does:
+# reported `not-applicable`, never passed; anything else short of passed makes the clean run unclean.
+CLEAN_NOT_APPLICABLE = {
+    "OTEXT-002": "the official API sends no output_text field (an SDK-only property)",
+}
+
+
+def clean_problems(run: SuiteRun) -> dict[str, str]:
+    """Requirements the clean server does not pass, less the ones it is expected to leave unjudged."""
+    return {k: v for k, v in run.failing.items() if not (v == "not-applicable" and k in CLEAN_NOT_APPLICABLE)}
+
+
 def defect_names() -> list[str]:
     return sorted(defect_registry.load_all())
 
@@ -122,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     names = args.defect or defect_names()
     bad = 0
     runs = [run_suite(None)]
-    not_passed = runs[0].failing
+    not_passed = clean_problems(runs[0])
     print(f"clean server: {'passes everything' if not not_passed else f'NOT clean: {not_passed}'}")
     bad += bool(not_passed)
     defects = defect_registry.load_all()

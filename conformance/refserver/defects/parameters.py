@@ -273,3 +273,13 @@ class SamplingEchoDefaults:
     def response(ctx, resp):
         resp.update(temperature=1.0, top_p=1.0)
         return resp
+
+
+@defect("sampling-echo-null", targets=["PARAM-SAMPLING-002", "RESP-OBJECT-012"],
+        modelled_on="servers that accept temperature/top_p but report null, as if the request had omitted them")
+class SamplingEchoNull:
+    """temperature and top_p are accepted and applied, but echoed as null."""
+
+    def response(ctx, resp):
+        resp.update(temperature=None, top_p=None)
+        return resp

@@ -165,6 +165,16 @@ class StreamedArgumentsFirstDeltaLost:
         return out
 
 
+@defect("streamed-arguments-only-in-done", targets=["TOOLS-STREAM-001"],
+        modelled_on="servers whose tool parser buffers the whole call and sends its arguments only in "
+        "function_call_arguments.done, with no delta (the SDK's stream accumulator builds them from the deltas)")
+class StreamedArgumentsOnlyInDone:
+    """No function_call_arguments.delta is sent: the arguments arrive only whole, in .done."""
+
+    def events(ctx, events):
+        return [ev for ev in events if ev.get("type") != "response.function_call_arguments.delta"]
+
+
 @defect("streamed-call-id-mismatch", targets=["TOOLS-STREAM-001"],
         modelled_on="vLLM PR #47916 (a streamed function_call's call_id differs between output_item.done and "
         "response.completed)")

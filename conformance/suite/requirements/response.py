@@ -83,7 +83,8 @@ REQUIREMENTS: list[Requirement] = [
     ),
     Requirement(
         "RESP-OBJECT-014", SHOULD, AREA,
-        "store: false and reasoning.effort set in the request are reflected in the response",
+        'store: false and reasoning.effort "low" are echoed: store, if reported, is false; effort, if reported '
+        'or used, "low"',
         "Response.reasoning.effort; Response.store (OpenAI API)", basis="api",
     ),
     Requirement(
