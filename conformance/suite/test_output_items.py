@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from conformance.judge.checks import MISSING, Collector, nothing_to_judge, show
-from conformance.judge.responses import ANSWER, ok_object, plain_response, request, truncated_response
+from conformance.judge.checks import MISSING, SERVER_AT_FAULT, Collector, nothing_to_judge, show
+from conformance.judge.responses import ANSWER, ok_object, plain_response, request, server_fault, truncated_response
 from conformance.judge.schema import Schemas
 from conformance.suite.requirements import MUST, requirement
 
@@ -149,6 +149,7 @@ def test_item_status_values(api, model):
 
 def tool_calls(api: Any, model: str) -> list[tuple[str, dict[str, Any]]]:
     """function_call items from a request built to get one: tool_choice auto, then required."""
+    fault = None
     for extra in ({}, {"tool_choice": "required"}):
         body = request(model, TOOL_PROMPT, ANSWER, tools=[WEATHER_TOOL], **extra)
         reply = api.post("responses", body)
@@ -159,6 +160,9 @@ def tool_calls(api: Any, model: str) -> list[tuple[str, dict[str, Any]]]:
                  if isinstance(it, dict) and it.get("type") == "function_call"]
         if calls:
             return calls
+        fault = server_fault(resp)
+    if fault:
+        pytest.skip(f"{SERVER_AT_FAULT}{fault}")
     pytest.skip("model did not cooperate: no function_call item after two requests inviting one")
 
 

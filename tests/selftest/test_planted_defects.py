@@ -41,3 +41,17 @@ def test_planted_defect_is_caught(name):
                         f"{missed}\nrequirements that did fail: {sorted(run.failing)}")
     errors = [r.nodeid for r in run.results if r.outcome == "error"]
     assert not errors, f"the suite itself errored against defect {name!r}: {errors}\n{run.output}"
+
+
+# A server whose tool-call parser never runs: the tool requirements must not blame the model for it.
+MARKUP_DEFECT = "tool-calls-as-markup-text"
+
+
+def test_server_faults_are_not_blamed_on_the_model():
+    run = run_suite(MARKUP_DEFECT)
+    blamed = {r.nodeid: r.message[:200] for r in run.results if r.message.startswith("model did not cooperate")}
+    assert not blamed, f"skips blaming the model for the server's markup text: {blamed}"
+    pointed = {r.requirement for r in run.results if r.outcome == "skipped" and "TOOLS-CALL-003" in r.message}
+    assert {"TOOLS-CALL-001", "TOOLS-CALL-002", "TOOLS-OUTPUT-001", "TOOLS-REPLAY-001", "TOOLS-STREAM-001",
+            "OUTPUT-ITEM-007"} <= pointed, pointed
+    assert run.outcomes.get("TOOLS-CALL-003") == "failed"

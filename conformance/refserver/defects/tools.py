@@ -106,6 +106,19 @@ class ToolCallAsText:
         return resp
 
 
+@defect("tool-calls-as-markup-text", targets=["TOOLS-CALL-003"],
+        modelled_on="vLLM serving Qwen/Hermes models without --enable-auto-tool-choice / a matching "
+        "--tool-call-parser: every call is answered as <tool_call> text, streamed or not (vLLM #29725)")
+class ToolCallsAsMarkupText:
+    """The model's tool calls are never parsed: they come back as <tool_call> markup in the answer text."""
+
+    def plan(ctx, plan):
+        if plan.calls:
+            plan.text = "".join(_markup(c) for c in plan.calls)
+            plan.calls = []
+        return plan
+
+
 @defect("stream-tool-call-as-text", targets=["TOOLS-CALL-003"],
         modelled_on="vLLM #29725, #36435 (non-Harmony streaming with tools emits raw <tool_call> XML as "
         "response.output_text.delta)")
