@@ -94,11 +94,33 @@ def _details(r: dict[str, Any]) -> str:
             + "</details>")
 
 
+def _findings(report: dict[str, Any]) -> str:
+    """The failures grouped by root cause: one row per finding, with the requirements it fails."""
+    found = report.get("findings") or []
+    if not found:
+        return ""
+    rows = "".join(
+        f'<tr id="{e(f["id"])}"><td><b>{e(f["id"])}</b></td><td><span class="lvl {e(f["level"])}">{e(f["level"])}'
+        f'</span></td><td><code>{e(f["at"])}</code></td><td>{e(f["received"])}</td><td>'
+        + ", ".join(f'<a href="#{e(rid)}">{e(rid)}</a>' for rid in f["requirements"]) + "</td></tr>"
+        for f in found)
+    return (f'<section class="findings" id="findings"><h2>Findings <span class="area-score" data-findings>'
+            f'{e(report["summary"]["findings"]["line"])}</span></h2>'
+            '<p class="note">One finding = one root cause (the same violation at the same place); the first '
+            "requirement listed found it, the others fail through it. Scores still count per requirement.</p>"
+            '<table class="areas"><thead><tr><th>finding</th><th>level</th><th>where</th><th>received</th>'
+            f"<th>requirements it fails</th></tr></thead><tbody>{rows}</tbody></table></section>")
+
+
 def _row(r: dict[str, Any]) -> str:
     outcome = r["outcome"]
     extra = ""
+    if r.get("findings"):
+        note = r.get("finding_note") or ""
+        extra += ('<div class="reason">findings: ' + ", ".join(f'<a href="#{e(x)}">{e(x)}</a>' for x in r["findings"])
+                  + (f" — {e(note)}" if note else "") + "</div>")
     if outcome in ("failed", "error"):
-        extra = _details(r)
+        extra += _details(r)
     elif r.get("reason"):
         extra = f'<div class="reason">{e(r["reason"])}</div>'
     feature = f' <span class="feature">{e(r["feature"])}</span>' if r.get("feature") else ""
@@ -170,6 +192,7 @@ def render(report: dict[str, Any]) -> str:
 could not be judged and is never counted as passed. Not applicable (the server sent nothing the requirement
 is about), unsupported (feature declared absent with <code>--unsupported</code>) and not-run requirements
 are shown apart and left out of the score.</p>
+{_findings(report)}
 <section class="by-area"><h2>By area</h2>{areas_table}</section>
 <section class="filters" id="filters"><div class="frow"><b>outcome</b> {outcome_boxes}</div>
 <div class="frow"><b>level</b> {level_boxes}

@@ -9,7 +9,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from conformance.reports.model import LEVELS, failures, server_label, short, verdict_sentence, version_text
+from conformance.reports.model import (
+    LEVELS,
+    failures,
+    finding_line,
+    server_label,
+    short,
+    verdict_sentence,
+    version_text,
+)
 
 MAX_CHARS = 60000
 ICON = {"pass": "✅", "fail": "❌", "empty": "⚠️"}
@@ -64,6 +72,13 @@ def render(report: dict[str, Any]) -> str:
         out.append(f"| {area} | {_score(per['MUST'])} | {_score(per['SHOULD'])} | {_score(per['MAY'])} "
                    f"| {bad or ''} |")
     out += ["", "</details>", ""]
+    found = report.get("findings") or []
+    if found:
+        out += [f"### Findings: {summary['findings']['line']}", "",
+                "One finding = one root cause (the same violation at the same place), with the requirements it "
+                "fails; the scores above still count per requirement.", ""]
+        out += [f"- {_cell(finding_line(f))}" for f in found[:200]]
+        out.append("")
     bad = failures(report)
     if bad:
         out += [f"### Not met ({len(bad)})", ""]
@@ -93,8 +108,12 @@ def render(report: dict[str, Any]) -> str:
 
 
 def _failure_block(e: dict[str, Any]) -> str:
-    lines = [f"<details><summary><b>{e['id']}</b> {e['level']} ({e['outcome']}): {_cell(e['statement'])}</summary>",
-             "", _fence(e.get("message") or "(no message)"), ""]
+    findings = f" [{', '.join(e['findings'])}]" if e.get("findings") else ""
+    lines = [f"<details><summary><b>{e['id']}</b> {e['level']} ({e['outcome']}){findings}: {_cell(e['statement'])}"
+             "</summary>", ""]
+    if e.get("finding_note"):
+        lines += [f"_{_cell(e['finding_note'])}_", ""]
+    lines += [_fence(e.get("message") or "(no message)"), ""]
     spec = f"Spec: `{_cell(e.get('spec'))}` ({e.get('basis')})"
     if e.get("spec_url"):
         spec += f" — [openapi.yaml]({e['spec_url']})"

@@ -49,6 +49,13 @@ def short(text: str | None, limit: int = 160) -> str:
     return line if len(line) <= limit else line[: limit - 3] + "..."
 
 
+def finding_line(f: dict[str, Any]) -> str:
+    """One finding on one line: where, what was received, and the requirements it fails (its owner first)."""
+    others = f["requirements"][1:]
+    also = f"; also fails {', '.join(others)}" if others else ""
+    return f"{f['id']} {f['level']} {f['at']}: received {f['received'] or '(see the message)'} — {f['owner']}{also}"
+
+
 def server_label(report: dict[str, Any]) -> str:
     """A short human name for the server of a report: its image, name or URL, and the model."""
     server = report.get("server") or {}

@@ -29,6 +29,7 @@ from typing import Any
 
 from conformance.base.redact import redact, redact_command, redactor_for, scrub_dir
 from conformance.base.version import facts as version_facts
+from conformance.reports import findings as report_findings
 from conformance.reports import html as report_html
 from conformance.reports import junit
 from conformance.reports import markdown as report_md
@@ -168,6 +169,7 @@ def build_report(records: list[TestResult], context: RunContext | None = None,
         "requirements": requirements,
         "tests": [_test_record(r) for r in records],
     }
+    report_findings.attach(report)
     return redact(report, red)
 
 
@@ -299,6 +301,7 @@ def load(path: Path) -> dict[str, Any]:
     if not isinstance(data.get("tests"), list):
         data["tests"] = []
     data["summary"] = summarize(data["requirements"])  # always from the entries: one truth
+    report_findings.attach(data)  # and the findings from the failure messages (older reports have none)
     return data
 
 
