@@ -283,3 +283,30 @@ class SamplingEchoNull:
     def response(ctx, resp):
         resp.update(temperature=None, top_p=None)
         return resp
+
+
+@defect("include-encrypted-content-rejected", targets=["PARAM-INCLUDE-001"],
+        modelled_on="Llama Stack / OGX: include reasoning.encrypted_content refused with 400 (peers run), the other "
+        "documented values accepted")
+class IncludeEncryptedContentRejected:
+    """include reasoning.encrypted_content is rejected with 400."""
+
+    def request(ctx, body):
+        include = body.get("include") if isinstance(body, dict) else None
+        if isinstance(include, list) and "reasoning.encrypted_content" in include:
+            raise ApiError(400, "include reasoning.encrypted_content is not supported.", "include")
+        return body
+
+
+@defect("include-only-encrypted-content", targets=["PARAM-INCLUDE-001"],
+        modelled_on="servers that implement one include value (reasoning.encrypted_content) and reject every other "
+        "documented one with 400, hosted-tool and logprobs values included")
+class IncludeOnlyEncryptedContent:
+    """Every include value but reasoning.encrypted_content is rejected with 400."""
+
+    def request(ctx, body):
+        include = body.get("include") if isinstance(body, dict) else None
+        for i, value in enumerate(include if isinstance(include, list) else []):
+            if value != "reasoning.encrypted_content":
+                raise ApiError(400, f"include value {value!r} is not supported.", f"include[{i}]")
+        return body

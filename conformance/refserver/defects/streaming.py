@@ -191,6 +191,19 @@ class IncompleteEndsWithCompleted:
         return evs
 
 
+@defect("terminal-event-stale-status", targets=["STREAM-TERM-002"],
+        modelled_on="servers that send the response object of response.created again in the terminal event: "
+        "response.completed carrying status in_progress (gateways re-emitting a cached snapshot)")
+class TerminalEventStaleStatus:
+    """The terminal event's response keeps the status of response.created ("in_progress"), whatever the stream."""
+
+    def events(ctx, evs):
+        last = evs[-1]
+        if isinstance(last.get("response"), dict):
+            last["response"] = {**last["response"], "status": "in_progress"}
+        return evs
+
+
 # -- items and ids --------------------------------------------------------------------------------
 
 
