@@ -355,6 +355,19 @@ class ToolCallAsTextWhenStreaming:
         return resp
 
 
+@defect("stream-answer-as-reasoning", targets=["STREAM-FINAL-001"],
+        modelled_on="vLLM Qwen3 reasoning parser in streaming mode: with no <think> tag in the output, every "
+        "delta is taken for reasoning, so the streamed answer has no message while the JSON one has")
+class StreamAnswerAsReasoning:
+    """When streaming, a plain answer (no tool call) comes out as reasoning: the stream has no message item."""
+
+    def plan(ctx, plan):
+        if ctx.stream and plan.text and not plan.calls:
+            plan.reasoning = f"{plan.reasoning} {plan.text}" if plan.reasoning else plan.text
+            plan.text = None
+        return plan
+
+
 @defect("stream-final-without-usage", targets=["STREAM-FINAL-002"],
         modelled_on="open-responses-server 0.4.1: usage null in the stream's response.completed")
 class StreamFinalWithoutUsage:
