@@ -33,7 +33,7 @@ REQUIREMENTS: list[Requirement] = [
         "STREAM-SSE-002", MUST, AREA,
         "An event's SSE event: field, when present, equals the type in its data",
         "createResponse streaming example (event: <type>); ResponseStreamEvent.type", basis="spec-text",
-        feature=STREAMING,
+        feature=STREAMING, quote='event: response.created\ndata: {"type":"response.created", ...}',
     ),
     Requirement(
         "STREAM-EVENT-001", MUST, AREA,
