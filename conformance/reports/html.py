@@ -81,6 +81,9 @@ def _details(r: dict[str, Any]) -> str:
     spec = f'<b>Spec</b>: <code>{e(r.get("spec"))}</code> <span class="muted">basis {e(r.get("basis"))}</span>'
     if r.get("spec_url"):
         spec += f' — <a href="{e(r["spec_url"])}" rel="noreferrer">openapi.yaml at the pinned commit</a>'
+    if r.get("spec_pointers"):
+        spec += '<div class="muted">in the spec: ' + ", ".join(f"<code>#{e(p)}</code>" for p in r["spec_pointers"]) \
+            + "</div>"
     if r.get("quote"):
         spec += f'<blockquote>{e(r["quote"])}</blockquote>'
     tests = "".join(f'<li><code>{e(t["nodeid"])}</code> <span class="badge {e(t["outcome"])}">'

@@ -117,6 +117,8 @@ def _failure_block(e: dict[str, Any]) -> str:
     spec = f"Spec: `{_cell(e.get('spec'))}` ({e.get('basis')})"
     if e.get("spec_url"):
         spec += f" — [openapi.yaml]({e['spec_url']})"
+    if e.get("spec_pointers"):
+        spec += " · " + ", ".join(f"`#{p}`" for p in e["spec_pointers"])
     lines.append(spec)
     if e.get("quote"):
         lines.append(f"> {_cell(e['quote'])}")
