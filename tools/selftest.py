@@ -7,9 +7,13 @@ parametrized id) must fail under at least one defect aimed at its requirement: a
 defect makes fail is listed as unproven.
 
     python -m tools.selftest [--defect NAME ...] [--table docs/defects.md] [--json out.json]
+    python -m tools.selftest --targets-only --cases-table docs/defects.md
 
-writes the generated table "defect -> requirements that catch it" (Markdown) and exits
-non-zero when a defect is missed or the clean server does not pass.
+writes the generated table "defect -> requirements that catch it" (Markdown) and, per test case,
+the defects that make it fail; exits non-zero when a defect is missed, a test case is unproven or
+the clean server does not pass.  `--targets-only` runs each defect against the tests of its targets
+only (minutes, not the whole suite per defect) and `--cases-table` then rewrites just the per-case
+section of the table.
 """
 
 from __future__ import annotations
@@ -128,10 +132,13 @@ def unproven_cases(runs: list[SuiteRun]) -> list[str]:
     return sorted(r.nodeid for r in clean.results if r.requirement and r.nodeid not in caught)
 
 
+CASES_HEADING = "## Test cases and the defects that make them fail"
+
+
 def case_table(runs: list[SuiteRun]) -> str:
     clean = next(r for r in runs if r.defect is None)
     caught = case_failures(runs)
-    lines = ["", "## Test cases and the defects that make them fail", "",
+    lines = ["", CASES_HEADING, "",
              "Every test case (each parametrized id) fails under at least one defect aimed at its requirement; "
              "**none** marks a case no defect proves yet.", "",
              "| test case | requirement | defects aimed at it that make it fail |", "| --- | --- | --- |"]
@@ -161,6 +168,13 @@ def markdown_table(runs: list[SuiteRun]) -> str:
     return "\n".join(lines) + "\n" + case_table(runs)
 
 
+def replace_case_section(path: Path, runs: list[SuiteRun]) -> None:
+    """Rewrite the per-case section of an existing table (the rest is kept), or append it."""
+    text = path.read_text() if path.exists() else ""
+    head = text.split("\n" + CASES_HEADING, 1)[0].rstrip("\n")
+    path.write_text(head + "\n" + case_table(runs))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.selftest", description=__doc__.split("\n")[0])
     parser.add_argument("--defect", action="append", help="only this defect (repeatable)")
@@ -168,6 +182,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="write per-defect requirement outcomes here")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                         help="suite runs at once (default: one per CPU)")
+    parser.add_argument("--targets-only", action="store_true",
+                        help="run each defect against its target requirements' tests only")
+    parser.add_argument("--cases-table", type=Path, help="rewrite only the per-case section of this table")
     args = parser.parse_args(argv)
     names = args.defect or defect_names()
     bad = 0
@@ -178,7 +195,11 @@ def main(argv: list[str] | None = None) -> int:
     defects = defect_registry.load_all()
     # each run is a subprocess against its own in-thread server: threads are enough to overlap them
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        for run in pool.map(lambda name: run_suite(name, defects[name].needs), names):
+        def one(name: str) -> SuiteRun:
+            targets = list(defects[name].targets) if args.targets_only else None
+            return run_suite(name, defects[name].needs, requirements=targets)
+
+        for run in pool.map(one, names):
             runs.append(run)
             missed = [t for t in defects[run.defect].targets if run.outcomes.get(t) != "failed"]
             bad += bool(missed)
@@ -192,6 +213,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.table:
         args.table.parent.mkdir(parents=True, exist_ok=True)
         args.table.write_text(markdown_table(runs))
+    if args.cases_table:
+        replace_case_section(args.cases_table, runs)
     if args.json:
         args.json.write_text(json.dumps({r.defect or "(clean)": {"requirements": r.outcomes, "cases": {
             t.nodeid: t.outcome for t in r.results if t.requirement}} for r in runs}, indent=1))

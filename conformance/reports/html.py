@@ -128,8 +128,8 @@ def _row(r: dict[str, Any]) -> str:
         extra = f'<div class="reason">{e(r["reason"])}</div>'
     feature = f' <span class="feature">{e(r["feature"])}</span>' if r.get("feature") else ""
     search = " ".join(str(r.get(k) or "") for k in ("id", "statement", "spec", "feature", "reason")).lower()
-    return (f'<tbody class="req" data-outcome="{e(outcome)}" data-level="{e(r["level"])}" data-id="{e(r["id"])}" '
-            f'data-text="{e(search)}"><tr><td class="id"><code>{e(r["id"])}</code></td>'
+    return (f'<tbody class="req" id="{e(r["id"])}" data-outcome="{e(outcome)}" data-level="{e(r["level"])}" '
+            f'data-id="{e(r["id"])}" data-text="{e(search)}"><tr><td class="id"><code>{e(r["id"])}</code></td>'
             f'<td><span class="lvl {e(r["level"])}">{e(r["level"])}</span></td>'
             f'<td><span class="badge {e(outcome)}">{e(OUTCOME_LABEL.get(outcome, outcome))}</span></td>'
             f'<td class="stmt">{e(r["statement"])}{feature}{extra}</td></tr></tbody>')
