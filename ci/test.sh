@@ -5,15 +5,25 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 -m pip install -q -e '.[dev]' 2>&1 | grep -v -e '^WARNING: Location' -e 'Running pip as' || true
 python3 -m ruff check conformance tests benchmarks tools
-# -- Peers: tests/selftest/test_peer_hfserve.py runs the seed scenario and the reasoning area against a real
-# third-party server (transformers serve + a tiny reasoner; recipes in ../shared/peers, RC_PEERS_SH overrides),
-# gated on ci/peers/hfserve-baseline.json. Its install
-# (~80 s, 1.2 GB in RC_PEERS_DIR) starts now in the background, overlapping the setup below; the test waits
-# for it (and installs itself if this did not). RC_PEERS=skip skips that test.
+# -- Peers: real servers in CI (recipes in ../shared/peers, RC_PEERS_SH overrides; installs in RC_PEERS_DIR).
+#   tests/selftest/test_peer_hfserve.py  transformers serve: the seed scenario and the reasoning area (~2 min)
+#   tests/selftest/test_peer_engines.py  vLLM (store on; store off) and llama.cpp: the whole suite, gated on
+#                                        ci/peers/<name>-baseline.json (~3-5 min each, mostly vLLM's start-up)
+#   tests/selftest/test_docker_vllm.py   the same vLLM in a container the suite starts (~3-4 min)
+# The installs start now in the background and overlap the setup and the other tests; each test waits for
+# its peer (and installs it itself if this did not). Costs here: hfserve ~80 s and 1.2 GB; vLLM ~100 s and
+# 3.4 GB; llama.cpp ~40 s for its source, then ~10 min of compiling on 2 cores, 270 MB; the vLLM image
+# ~4 min once vLLM and Docker are ready. RC_PEERS=skip skips all of it.
 export RC_PEERS_DIR="${RC_PEERS_DIR:-${TMPDIR:-/tmp}/rc-peers}"
+logs="${TMPDIR:-/tmp}"
+mkdir -p "$RC_PEERS_DIR"
 if [ "${RC_PEERS:-}" != "skip" ]; then
-    python3 -m tools.peers install hfserve --peers-dir "$RC_PEERS_DIR" \
-        >"${TMPDIR:-/tmp}/rc-peers-install.log" 2>&1 &
+    # hfserve first: llama.cpp's GGUF conversion runs in its venv
+    { python3 -m tools.peers install hfserve --peers-dir "$RC_PEERS_DIR" \
+        && bash ci/peers/prefetch-llamacpp-sdist.sh "$RC_PEERS_DIR" \
+        && python3 -m tools.peers install llamacpp --peers-dir "$RC_PEERS_DIR" --install-timeout 2400; \
+    } >"$logs/rc-peers-install.log" 2>&1 &
+    python3 -m tools.peers install vllm --peers-dir "$RC_PEERS_DIR" >"$logs/rc-vllm-install.log" 2>&1 &
 fi
 # -- Chromium for the HTML report's browser test (tests/selftest/test_report_browser.py): Debian's
 # package when no Chromium/Chrome is present; if it cannot be installed that test skips and says why.
@@ -42,5 +52,13 @@ if [ "${RC_DOCKER:-}" != "skip" ]; then
     fi
     export RC_REQUIRE_DOCKER=1
     echo "ci/test.sh: Docker engine and images ready in $(( $(date +%s) - docker_t0 )) s" >&2
+    if [ "${RC_PEERS:-}" != "skip" ]; then
+        # the vLLM image needs the installed wheel: build it in the background once vLLM is installed
+        # (tests/selftest/test_docker_vllm.py takes the same lock, and builds it itself if this failed)
+        # (`tools.peers install vllm` again waits on the background install's lock, then finds it done)
+        { python3 -m tools.peers install vllm --peers-dir "$RC_PEERS_DIR"
+          flock "$RC_PEERS_DIR/.vllm-image.lock" bash ci/docker/build-vllm-image.sh "$RC_PEERS_DIR"
+        } >"$logs/rc-vllm-image.log" 2>&1 &
+    fi
 fi
 python3 -m pytest -p no:cacheprovider -n 2 tests/unit tests/selftest "$@"

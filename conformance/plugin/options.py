@@ -19,10 +19,14 @@ def option_problem(opt: Any, features: set[str]) -> str | None:
     concurrency = getattr(opt, "load_concurrency", 0)
     if not 0 <= concurrency <= MAX_CONCURRENCY:
         return f"--load-concurrency must be between 0 (no load test) and {MAX_CONCURRENCY}, not {concurrency}"
+    return feature_problem(getattr(opt, "unsupported", ""), features)
+
+
+def feature_problem(names: str | None, features: set[str], what: str = "--unsupported") -> str | None:
+    """The first of comma-separated feature `names` that no requirement's feature is or contains."""
     parts = {part.strip() for f in features for part in f.split(",") if part.strip()}
     known = parts | {p.split(".")[0] for p in parts}
-    for name in (n.strip() for n in (getattr(opt, "unsupported", "") or "").split(",")):
+    for name in (n.strip() for n in (names or "").split(",")):
         if name and not any(k == name or k.startswith(name + ".") for k in known):
-            return (f"--unsupported names an unknown feature {name!r}; known features: "
-                    f"{', '.join(sorted(known))}")
+            return f"{what} names an unknown feature {name!r}; known features: {', '.join(sorted(known))}"
     return None

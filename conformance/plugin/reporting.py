@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from conformance.reports.allure import allure_marks
-from conformance.reports.model import finding_line, short
+from conformance.reports.gate import annotate
+from conformance.reports.model import baseline_line, finding_line, short
 from conformance.reports.report import RunContext, build_report, spec_source, write_all
 from conformance.suite.requirements import Requirement
 
@@ -41,6 +42,10 @@ def context_from_config(config: Any, handle: Any, started: float | None, finishe
     options = {"unsupported": [f for f in (getattr(opt, "unsupported", "") or "").split(",") if f],
                "profile": getattr(opt, "profile", None) or None,
                "requirements": [r for r in (getattr(opt, "requirements", "") or "").split(",") if r],
+               "area": [a for a in (getattr(opt, "area", "") or "").split(",") if a],
+               "level": [lv for lv in (getattr(opt, "level", "") or "").split(",") if lv],
+               "baseline": getattr(opt, "baseline", None),
+               "config_file": getattr(opt, "rc_config_file", None),
                "request_timeout": getattr(opt, "request_timeout", None)}
     return RunContext(server=server_info(handle), started=started, finished=finished,
                       command=["pytest", *args], options=options, exit_status=exit_status,
@@ -76,14 +81,18 @@ def add_allure_marks(config: Any, item: Any, req: Requirement) -> None:
         item.add_marker(getattr(pytest.mark, name)(*args, **kwargs))
 
 
-def finish_session(config: Any, collector: Any, handle: Any, exit_status: int | None) -> dict[str, Any] | None:
-    """Build the run's report (for the terminal summary) and write the files when --report-dir is given."""
+def finish_session(config: Any, collector: Any, handle: Any, exit_status: int | None,
+                   baseline: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    """Build the run's report (for the terminal summary) and write the files when --report-dir is given;
+    with a `--baseline`, the report's `baseline` section tells known failing cases from new ones."""
     records = collector.records()
     report_dir = getattr(config.option, "report_dir", None)
     if not report_dir and not any(r.requirement for r in records):
         return None
     context = context_from_config(config, handle, collector.started, collector.finished, exit_status)
     report = build_report(records, context)
+    if baseline is not None:
+        report["baseline"] = annotate(report, baseline, getattr(config.option, "baseline", None))
     if report_dir:
         write_all(Path(report_dir), report, context.secrets)
         report["_dir"] = str(report_dir)
@@ -96,6 +105,14 @@ def terminal_lines(report: dict[str, Any], max_listed: int = 12) -> list[str]:
     lines = list(report["summary"]["lines"])
     listed = [e for e in report["requirements"]
               if e["outcome"] in ("failed", "error", "skipped", "not-applicable", "unsupported")]
+    section = report.get("baseline")
+    if section is not None:  # known failures apart from new ones, per test case
+        lines.append("baseline: " + baseline_line(section))
+        known = {row["id"] for row in section["known"]} - {row["id"] for row in section["new"]}
+        listed = [e for e in listed if e["id"] not in known]
+        for row in section["fixed"]:
+            lines.append(f"  fixed       {row['id']} {row['level']}: {row['case'] or 'every case'} now passes "
+                         "(remove it from the baseline)")
     for e in listed[:max_listed]:
         why = short(e.get("reason") or e.get("message"), 110)
         if e.get("findings"):
@@ -127,7 +144,7 @@ def command_string(args: list[str]) -> str:
 # that does not know this plugin's options: in `--report-dir /abs/dir` it takes an existing /abs/dir
 # for a test path, so the rootdir, the ini file (testpaths, addopts) and the tests collected change.
 # The `--opt=value` form is immune.
-PATH_OPTIONS = ("--report-dir", "--results-json")
+PATH_OPTIONS = ("--report-dir", "--results-json", "--baseline", "--conformance-config")
 
 
 def joined_path_options(args: Iterable[str]) -> list[str]:

@@ -16,11 +16,18 @@ Rules (exit 0 = accepted, 1 = rejected, 2 = the inputs are missing or malformed)
 
 The baseline is JSON, keyed by requirement id; `reason` is for humans (why it fails, the issue
 link), `expected` is the outcome the entry stands for ("failed", "error", or a list of outcomes;
-a list with "passed" marks a flaky requirement that is never stale):
+a list with "passed" marks a flaky requirement that is never stale).  `cases` narrows an entry to
+test cases (the test's node id without its file path, `test_x[param]`), each with its expected
+outcome(s): a known failing case then hides no new failure in another case of the same requirement,
+and a listed case that passes is stale (fixed).  An entry without `cases` covers every case:
 
     {"format": "responses-conformance-baseline/1",
      "known_failures": {"SEED-001": {"level": "MUST", "expected": "failed",
-                                     "reason": "vLLM #43395: no reasoning item (fix in 0.12)"}}}
+                                     "reason": "vLLM #43395: no reasoning item (fix in 0.12)",
+                                     "cases": {"test_reasoning_item_precedes_message": "failed"}}}}
+
+`pytest --baseline FILE` applies the same entries inside the run (`conformance.plugin`): a known
+failing case is reported by pytest as xfailed, a known case that passes as XPASS (fixed).
 """
 
 from __future__ import annotations
@@ -51,6 +58,23 @@ class Entry:
     expected: list[str]
     reason: str = ""
     level: str | None = None
+    cases: dict[str, list[str]] | None = None  # test case -> expected outcomes; None: every case of the requirement
+
+    def covers(self, case: str) -> bool:
+        return self.cases is None or case in self.cases
+
+    def expected_of(self, case: str) -> list[str]:
+        return (self.cases or {}).get(case, self.expected)
+
+    def only(self, cases: list[str]) -> Entry:
+        """This entry narrowed to some of its cases (for the verdict's listings)."""
+        return Entry(self.id, self.expected, self.reason, self.level, {c: self.expected_of(c) for c in cases})
+
+
+def case_name(nodeid: str) -> str:
+    """A test case as a baseline names it: the node id without its file path (`test_x[param]`), so that a
+    baseline written from a checkout matches a run of the installed suite."""
+    return nodeid.split("::", 1)[1] if "::" in nodeid else nodeid
 
 
 @dataclass
@@ -104,17 +128,31 @@ def parse_baseline(data: Any, where: str = "baseline") -> dict[str, Entry]:
     for rid, raw in known.items():
         if not isinstance(raw, dict):
             raise InputError(f"{where}: entry {rid!r} must be an object with `expected` and `reason`")
-        expected = raw.get("expected", ["failed", "error"])
-        if isinstance(expected, str):
-            expected = [expected]
-        if not isinstance(expected, list) or not expected or any(o not in JUDGED for o in expected):
-            raise InputError(f"{where}: entry {rid!r}: `expected` must be one of {', '.join(JUDGED)} "
-                             f"or a list of them, not {raw.get('expected')!r}")
+        expected = _outcomes(raw.get("expected", ["failed", "error"]), f"{where}: entry {rid!r}: `expected`")
         reason = raw.get("reason", "")
         if not isinstance(reason, str):
             raise InputError(f"{where}: entry {rid!r}: `reason` must be a string")
-        entries[rid] = Entry(rid, expected, reason, raw.get("level"))
+        entries[rid] = Entry(rid, expected, reason, raw.get("level"), _cases(raw.get("cases"), expected, where, rid))
     return entries
+
+
+def _outcomes(value: Any, what: str) -> list[str]:
+    value = [value] if isinstance(value, str) else value
+    if not isinstance(value, list) or not value or any(o not in JUDGED for o in value):
+        raise InputError(f"{what} must be one of {', '.join(JUDGED)} or a list of them, not {value!r}")
+    return value
+
+
+def _cases(raw: Any, expected: list[str], where: str, rid: str) -> dict[str, list[str]] | None:
+    """`cases`: a list of test cases (each expected as the entry says) or an object case -> outcome(s)."""
+    if raw is None:
+        return None
+    if isinstance(raw, list) and all(isinstance(c, str) for c in raw):
+        return {c: expected for c in raw}
+    if not isinstance(raw, dict):
+        raise InputError(f"{where}: entry {rid!r}: `cases` must list test cases (`test_x[param]`) or map each "
+                         "to its expected outcome")
+    return {case: _outcomes(out, f"{where}: entry {rid!r}: case {case!r}") for case, out in raw.items()}
 
 
 def _one_line(exc: BaseException) -> str:
@@ -124,15 +162,41 @@ def _one_line(exc: BaseException) -> str:
 # -- the decision ----------------------------------------------------------------------------------
 
 
+def _failing_cases(e: dict[str, Any]) -> list[dict[str, Any]]:
+    return [t for t in e.get("tests") or [] if isinstance(t, dict) and t.get("outcome") in model.NOT_PASSING]
+
+
+def _with_cases(e: dict[str, Any], tests: list[dict[str, Any]], messages: dict[str, str]) -> dict[str, Any]:
+    """The requirement entry narrowed to some failing cases: their names, worst outcome and first message."""
+    out = dict(e)
+    out["cases"] = [case_name(t["nodeid"]) for t in tests]
+    out["outcome"] = "error" if any(t["outcome"] == "error" for t in tests) else "failed"
+    out["message"] = messages.get(tests[0]["nodeid"]) or e.get("message", "")
+    return out
+
+
 def evaluate(report: dict[str, Any], baseline: dict[str, Entry], strict_should: bool = False) -> Verdict:
     gating = {"MUST", "SHOULD"} if strict_should else {"MUST"}
     reqs = {e["id"]: e for e in report["requirements"]}
+    messages = {t.get("nodeid"): t.get("message", "") for t in report.get("tests") or [] if isinstance(t, dict)}
     v = Verdict(accepted=True)
     for e in report["requirements"]:
         if e["outcome"] not in model.NOT_PASSING:
             continue
         entry = baseline.get(e["id"])
-        if entry is not None:
+        failing = _failing_cases(e)
+        if entry is not None and entry.cases is not None and failing:
+            # judged per case: a known failing case hides no new failure in another case
+            unknown = [t for t in failing if not entry.covers(case_name(t["nodeid"]))]
+            differ = [t for t in failing if entry.covers(case_name(t["nodeid"]))
+                      and t["outcome"] not in entry.expected_of(case_name(t["nodeid"]))]
+            if unknown:
+                (v.new if e["level"] in gating else v.warnings).append(_with_cases(e, unknown, messages))
+            if differ:
+                v.changed.append((entry.only([case_name(t["nodeid"]) for t in differ]), e))
+            elif len(unknown) < len(failing):
+                v.known.append((entry, e))
+        elif entry is not None:
             if e["outcome"] in entry.expected:
                 v.known.append((entry, e))
             else:
@@ -145,6 +209,13 @@ def evaluate(report: dict[str, Any], baseline: dict[str, Entry], strict_should: 
         e = reqs.get(rid)
         if e is None or e["outcome"] in ("skipped", "not-applicable", "unsupported", "not-run"):
             v.not_judged.append((entry, e))
+            continue
+        if entry.cases is not None and e.get("tests"):
+            outcomes = {case_name(t["nodeid"]): t.get("outcome") for t in e["tests"] if isinstance(t, dict)}
+            fixed = [c for c in entry.cases if outcomes.get(c) in ("passed", "xpassed")
+                     and "passed" not in entry.expected_of(c)]
+            if fixed:
+                (v.stale if e["level"] in gating else v.stale_warnings).append((entry.only(fixed), e))
         elif e["outcome"] == "passed" and "passed" not in entry.expected:
             level = e["level"]
             (v.stale if level in gating else v.stale_warnings).append((entry, e))
@@ -189,21 +260,24 @@ def render(v: Verdict, report: dict[str, Any], baseline_path: str | None, strict
             lines.extend(f"    {r}" for r in rows)
 
     def failure(e: dict[str, Any]) -> str:
-        head = f"{e['id']} {e['level']} {e['outcome']}: {e['statement']}"
+        head = f"{e['id']} {e['level']} {e['outcome']}{_in_cases(e.get('cases'))}: {e['statement']}"
         return f"{head} — {model.short(e.get('message'), max(60, 220 - len(head)))}"
 
     section("  new failures (not in the baseline; fix them or add them to the baseline with a reason):",
             [failure(e) for e in v.new])
     section("  fixed (stale baseline entries: the requirement now passes; remove them from the baseline):",
-            [f"{en.id} {e['level'] if e else ''}: {e['statement'] if e else ''}" for en, e in v.stale])
+            [f"{en.id}{_in_cases(en.cases)} {e['level'] if e else ''}: {e['statement'] if e else ''}"
+             for en, e in v.stale])
     section("  fixed, not gating (stale SHOULD/MAY entries; remove them):",
-            [f"{en.id} {e['level'] if e else ''}" for en, e in v.stale_warnings])
+            [f"{en.id}{_in_cases(en.cases)} {e['level'] if e else ''}" for en, e in v.stale_warnings])
     section("  warnings (failures that do not gate at this strictness):",
             [f"{e['id']} {e['level']} {e['outcome']}: {e['statement']}" for e in v.warnings])
     section("  known failures (in the baseline, still failing):",
-            [f"{en.id} {e['level']} {e['outcome']}: {en.reason or '(no reason given)'}" for en, e in v.known])
+            [f"{en.id}{_in_cases(en.cases)} {e['level']} {e['outcome']}: {en.reason or '(no reason given)'}"
+             for en, e in v.known])
     section("  listed, failing differently than the baseline says (not gating):",
-            [f"{en.id}: expected {'/'.join(en.expected)}, now {e['outcome']}" for en, e in v.changed])
+            [f"{en.id}{_in_cases(en.cases)}: expected {'/'.join(en.expected)}, now {e['outcome']}"
+             for en, e in v.changed])
     section("  baseline entries not judged in this run (skipped, not applicable, unsupported or not run; kept):",
             [f"{en.id}: {e['outcome'] if e else 'not in this report'}" for en, e in v.not_judged])
     text = "\n".join(lines)
@@ -211,6 +285,41 @@ def render(v: Verdict, report: dict[str, Any], baseline_path: str | None, strict
         icon = "✅" if v.accepted else "❌"
         return f"### {icon} Conformance gate: {head}\n\n```\n{text}\n```\n"
     return text + "\n"
+
+
+def _in_cases(cases: Any) -> str:
+    """` (case test_a[x], test_b)` for a listing narrowed to test cases."""
+    if not cases:
+        return ""
+    names = list(cases)
+    shown = ", ".join(names[:3]) + (f", +{len(names) - 3} more" if len(names) > 3 else "")
+    return f" (case{'s' if len(names) != 1 else ''} {shown})"
+
+
+def annotate(report: dict[str, Any], baseline: dict[str, Entry], source: str | None = None) -> dict[str, Any]:
+    """The report's `baseline` section: every failing test case as known (in the baseline) or new, and the
+    known cases that now pass (fixed); what the report formats show apart from the scores."""
+    by_id = {e["id"]: e for e in report["requirements"]}
+    known, new, fixed = [], [], []
+    for t in report.get("tests") or []:
+        rid = t.get("requirement")
+        if not rid or rid not in by_id:
+            continue
+        entry, case = baseline.get(rid), case_name(t["nodeid"])
+        row = {"id": rid, "level": by_id[rid]["level"], "case": case, "outcome": t["outcome"]}
+        if t["outcome"] in model.NOT_PASSING:
+            if entry is not None and entry.covers(case):
+                known.append({**row, "reason": entry.reason})
+            else:
+                new.append({**row, "message": model.short(t.get("message"), 200)})
+        elif (t["outcome"] in ("passed", "xpassed") and entry is not None and entry.cases is not None
+              and case in entry.cases and "passed" not in entry.expected_of(case)):
+            fixed.append(row)
+    for rid, entry in baseline.items():  # a requirement-level entry is fixed when its requirement passes
+        e = by_id.get(rid)
+        if entry.cases is None and e is not None and e["outcome"] == "passed" and "passed" not in entry.expected:
+            fixed.append({"id": rid, "level": e["level"], "case": None, "outcome": "passed"})
+    return {"file": source, "known": known, "new": new, "fixed": fixed}
 
 
 def baseline_from(report: dict[str, Any], previous: dict[str, Entry] | None = None,
@@ -228,6 +337,11 @@ def baseline_from(report: dict[str, Any], previous: dict[str, Entry] | None = No
         known[e["id"]] = {"level": e["level"], "expected": expected,
                           "reason": old.reason if old is not None and old.reason else PLACEHOLDER,
                           "statement": e["statement"]}
+        cases = {case_name(t["nodeid"]): t["outcome"] for t in _failing_cases(e)}
+        if cases:  # per case: a new failure in another case of this requirement is not hidden
+            if old is not None and old.cases:
+                cases = {c: old.cases[c] if len(old.cases.get(c, [])) > 1 else o for c, o in cases.items()}
+            known[e["id"]]["cases"] = {c: o[0] if isinstance(o, list) and len(o) == 1 else o for c, o in cases.items()}
     return {
         "format": BASELINE_FORMAT,
         "comment": "Known failures accepted by `python -m conformance gate`. Give every entry a real reason; "

@@ -15,7 +15,16 @@ import html
 import json
 from typing import Any
 
-from conformance.reports.model import APART, LEVELS, OUTCOMES, server_label, short, verdict_sentence, version_text
+from conformance.reports.model import (
+    APART,
+    LEVELS,
+    OUTCOMES,
+    baseline_line,
+    server_label,
+    short,
+    verdict_sentence,
+    version_text,
+)
 
 OUTCOME_LABEL = {"passed": "passed", "failed": "failed", "error": "error", "skipped": "skipped",
                  "not-applicable": "not applicable", "unsupported": "unsupported", "not-run": "not run"}
@@ -143,6 +152,26 @@ def _area_table(area: str, rows: list[dict[str, Any]], per: dict[str, Any]) -> s
             '<th>statement</th></tr></thead>' + "".join(_row(r) for r in rows) + "</table></section>")
 
 
+def _baseline_section(section: dict[str, Any] | None) -> str:
+    """`--baseline`: failing test cases the baseline lists (known) apart from new ones, and the fixed ones."""
+    if section is None:
+        return ""
+    parts = []
+    for key, title in (("new", "New failing cases (not in the baseline)"), ("fixed", "Fixed (listed, now passing)"),
+                       ("known", "Known failing cases (in the baseline)")):
+        rows = section[key]
+        if not rows:
+            continue
+        items = "".join(
+            f'<li><a href="#{e(r["id"])}">{e(r["id"])}</a> {e(r["level"])} <code>{e(r.get("case") or "every case")}'
+            f'</code> <span class="badge {e(r["outcome"])}">{e(r["outcome"])}</span> '
+            f'{e(short(r.get("reason") if key == "known" else r.get("message"), 200))}</li>' for r in rows[:500])
+        parts.append(f'<details class="bl-{key}"{" open" if key != "known" else ""}><summary>{title}: {len(rows)}'
+                     f'</summary><ul>{items}</ul></details>')
+    return (f'<section class="baseline" id="baseline"><h2>Baseline</h2><p>{e(baseline_line(section))}</p>'
+            + "".join(parts) + "</section>")
+
+
 def render(report: dict[str, Any]) -> str:
     summary = report["summary"]
     server = report.get("server") or {}
@@ -196,7 +225,7 @@ could not be judged and is never counted as passed. Not applicable (the server s
 is about), unsupported (feature declared absent with <code>--unsupported</code>) and not-run requirements
 are shown apart and left out of the score.</p>
 {_findings(report)}
-<section class="by-area"><h2>By area</h2>{areas_table}</section>
+<section class="by-area"><h2>By area</h2>{areas_table}</section>{_baseline_section(report.get("baseline"))}
 <section class="filters" id="filters"><div class="frow"><b>outcome</b> {outcome_boxes}</div>
 <div class="frow"><b>level</b> {level_boxes}
 <input type="search" id="q" placeholder="filter by id, text, spec…" aria-label="filter">

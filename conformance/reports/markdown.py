@@ -11,6 +11,7 @@ from typing import Any
 
 from conformance.reports.model import (
     LEVELS,
+    baseline_line,
     failures,
     finding_line,
     server_label,
@@ -80,8 +81,13 @@ def render(report: dict[str, Any]) -> str:
         out += [f"- {_cell(finding_line(f))}" for f in found[:200]]
         out.append("")
     bad = failures(report)
+    section = report.get("baseline")
+    if section is not None:  # `--baseline`: known failures apart from new ones, per test case
+        out += _baseline_lines(section)
+        new_ids = {r["id"] for r in section["new"]}
+        bad = [e for e in bad if e["id"] in new_ids]
     if bad:
-        out += [f"### Not met ({len(bad)})", ""]
+        out += [f"### Not met{', new' if section is not None else ''} ({len(bad)})", ""]
         size = sum(len(x) + 1 for x in out)
         for i, e in enumerate(bad):
             block = _failure_block(e)
@@ -105,6 +111,22 @@ def render(report: dict[str, Any]) -> str:
         out += ["", "</details>", ""]
     text = "\n".join(out).rstrip() + "\n"
     return text[:MAX_CHARS + 4000]
+
+
+def _baseline_lines(section: dict[str, Any]) -> list[str]:
+    out = [f"### Baseline: {_cell(baseline_line(section))}", ""]
+    for key, title in (("new", "New failing cases (not in the baseline)"), ("fixed", "Fixed (listed, now passing)"),
+                       ("known", "Known failing cases (in the baseline)")):
+        rows = section[key]
+        if not rows:
+            continue
+        out += [f"<details{' open' if key != 'known' else ''}><summary>{title}: {len(rows)}</summary>", ""]
+        for r in rows[:200]:
+            why = r.get("reason") if key == "known" else r.get("message", "")
+            out.append(f"- `{r['id']}` {r['level']} `{_cell(r.get('case') or 'every case')}` {r['outcome']}"
+                       + (f" — {_cell(short(why, 200))}" if why else ""))
+        out += ["", "</details>", ""]
+    return out
 
 
 def _failure_block(e: dict[str, Any]) -> str:

@@ -70,6 +70,17 @@ def server_label(report: dict[str, Any]) -> str:
 
 
 
+def baseline_line(section: dict[str, Any]) -> str:
+    """One line of a report's `baseline` section: failing test cases known to the baseline vs new, and fixed."""
+    def n(rows: list[Any], word: str) -> str:
+        return f"{len(rows)} {word}{'s' if len(rows) != 1 else ''}"
+
+    known_reqs = len({r["id"] for r in section["known"]})
+    return (f"{n(section['new'], 'new failing case')}, {n(section['known'], 'known failing case')} "
+            f"({known_reqs} requirement{'s' if known_reqs != 1 else ''}), {len(section['fixed'])} fixed"
+            + (f" (baseline {section['file']})" if section.get("file") else ""))
+
+
 def version_text(version: Any) -> str:
     """A server's /version answer (often a small JSON object) as one readable line."""
     if isinstance(version, dict):

@@ -73,13 +73,33 @@ class EmbeddedServer(Server):
 
 
 def check_url(url: str) -> None:
+    """Any http(s) base URL, as the openai SDK takes it (`base_url`): the API may live under any prefix."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ServerProblem(f"--server-url {url!r} is not an http(s) URL; "
                             "give the API base, e.g. http://127.0.0.1:8000/v1")
-    if not parts.path.rstrip("/").endswith("/v1"):
-        raise ServerProblem(f"--server-url {url!r} does not end in /v1; the suite calls <url>/responses, "
-                            f"so give the API base, e.g. {parts.scheme}://{parts.netloc}/v1")
+
+
+def _lists_models(client: httpx.Client, url: str) -> bool:
+    """Whether GET url answers 200 with a model list (`{"data": [...]}`)."""
+    try:
+        reply = client.get(url)
+        return reply.status_code == 200 and isinstance(reply.json().get("data"), list)
+    except (httpx.HTTPError, ValueError, AttributeError):
+        return False
+
+
+def _missing_v1(client: httpx.Client, url: str, reply: httpx.Response) -> str | None:
+    """A base URL without /v1 whose /models gives no model list while <url>/v1/models does: the fixed URL."""
+    if urlsplit(url).path.rstrip("/").endswith("/v1"):
+        return None
+    try:
+        listed = reply.status_code == 200 and isinstance(reply.json().get("data"), list)
+    except (ValueError, AttributeError):
+        listed = False
+    if listed or not _lists_models(client, url + "/v1/models"):
+        return None
+    return url + "/v1"
 
 
 def preflight(handle: ServerHandle, timeout: float = 10.0) -> ServerHandle:
@@ -89,6 +109,7 @@ def preflight(handle: ServerHandle, timeout: float = 10.0) -> ServerHandle:
     try:
         with httpx.Client(timeout=timeout, headers=headers, verify=tls_context()) as client:
             reply = client.get(handle.url + "/models")
+            fixed = _missing_v1(client, handle.url, reply)
     except httpx.ConnectError:
         raise ServerProblem(f"cannot connect to {handle.url} (connection refused or host unreachable); "
                             "is the server running, and is the host and port right?") from None
@@ -97,6 +118,9 @@ def preflight(handle: ServerHandle, timeout: float = 10.0) -> ServerHandle:
                             "is the server up and not overloaded?") from None
     except httpx.HTTPError as exc:
         raise ServerProblem(f"cannot reach {handle.url}: {exc}") from None
+    if fixed:
+        raise ServerProblem(f"{handle.url}/models answers HTTP {reply.status_code}, but {fixed}/models lists the "
+                            f"models: the API is under /v1; use --server-url {fixed}")
     if reply.status_code in (401, 403):
         raise ServerProblem(f"{handle.url}/models answered HTTP {reply.status_code}: the API key was refused; "
                             "pass the right one with --api-key or OPENAI_API_KEY")
@@ -110,6 +134,9 @@ def preflight(handle: ServerHandle, timeout: float = 10.0) -> ServerHandle:
     if not handle.model:
         if len(models) == 1:
             handle.model = models[0]
+        elif reply.status_code != 200:
+            raise ServerProblem(f"{handle.url}/models answered HTTP {reply.status_code}, no model list: is "
+                                "--server-url the API base (the openai SDK's base_url)? Or pass --model NAME")
         else:
             listed = f"; the server lists: {', '.join(models)}" if models else ""
             raise ServerProblem(f"no --model given{listed}; pass --model NAME")

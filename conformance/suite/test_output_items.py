@@ -170,6 +170,8 @@ def tool_calls(api: Any, model: str) -> list[tuple[str, dict[str, Any]]]:
 def test_function_call_item_shape(api, model):
     c = Collector()
     for at, item in tool_calls(api, model):
+        # OUTPUT-ITEM-001 reads replies without tools: a function_call item's schema is judged here
+        c.extend_violations(Schemas.load().check("FunctionToolCall", item, at), "a valid FunctionToolCall")
         for key in ("call_id", "name"):
             value = item.get(key, MISSING)
             c.check(isinstance(value, str) and value.strip() != "", f"{at}.{key}", value, "a non-empty string")

@@ -45,7 +45,7 @@ def skip_if_cut_short(resp: dict[str, Any]) -> None:
 
 
 @requirement("OTEXT-001", MUST)
-@pytest.mark.parametrize("mode", ["json", "stream"])
+@pytest.mark.parametrize("mode", ["json", pytest.param("stream", marks=pytest.mark.feature("streaming"))])
 def test_answer_has_output_text(api, model, mode):
     resp, where = answer(api, model, mode)
     skip_if_cut_short(resp)
@@ -61,7 +61,7 @@ def test_answer_has_output_text(api, model, mode):
 
 
 @requirement("OTEXT-002", MUST)
-@pytest.mark.parametrize("mode", ["json", "stream"])
+@pytest.mark.parametrize("mode", ["json", pytest.param("stream", marks=pytest.mark.feature("streaming"))])
 def test_output_text_field_matches_parts(api, model, mode):
     resp, where = answer(api, model, mode)
     if resp.get("output_text") is None:
@@ -86,7 +86,8 @@ def report(s: Stream, problems: list[Any], kind: str) -> None:
     c = Collector()
     for p in problems:
         c.add(str(p))
-    c.raise_if_any(f"the {kind} stream: {show(s.summary(), 600)}")
+    note = s.location_note()
+    c.raise_if_any(f"the {kind} stream: {show(s.summary(), 600)}" + (f"\n{note}" if note else ""))
 
 
 @requirement("OTEXT-003", MUST)

@@ -330,6 +330,13 @@ def test_tool_choice_named(api, model):
 @requirement("PARAM-PARALLEL-001", MUST)
 def test_parallel_tool_calls_false(api, model):
     prompt = "Call the get_weather tool for Paris and the get_time tool for Tokyo."
+    # only a model that makes two calls when allowed can show that `false` holds it to one: otherwise
+    # the check below could not fail, whatever the server does with the flag
+    allowed = request(model, prompt, ANSWER, tools=[WEATHER_TOOL, TIME_TOOL], parallel_tool_calls=True)
+    cooperate(lambda: post_ok(api, allowed, "a request with parallel_tool_calls true"),
+              lambda r: len(function_calls(r)) >= 2,
+              "fewer than two function_call items for a prompt asking for two, with parallel_tool_calls true: "
+              "without two calls when allowed, `false` cannot be judged")
     body = request(model, prompt, ANSWER, tools=[WEATHER_TOOL, TIME_TOOL], parallel_tool_calls=False)
     resp = cooperate(lambda: post_ok(api, body, "a request with parallel_tool_calls false"),
                      lambda r: bool(function_calls(r)), "no function_call for a prompt asking for two")

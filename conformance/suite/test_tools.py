@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-from conformance.judge.checks import Collector, check, check_schema, fail
+from conformance.judge.checks import Collector, check, fail
 from conformance.judge.responses import (
     ANSWER,
     TOOL_PROMPT,
@@ -72,8 +72,8 @@ def answer(call: dict[str, Any], output: str) -> dict[str, Any]:
 @requirement("TOOLS-CALL-001", MUST)
 def test_function_call_item(api, model):
     _, resp = turn_one(api, model)
+    # the item's full schema is OUTPUT-ITEM-007's (a `namespace: null` is not a wrong tool call)
     for i, call in calls_with_index(resp):
-        check_schema("FunctionToolCall", call, f"$.output[{i}]")
         check(call.get("name") in DECLARED, f"$.output[{i}].name", call.get("name"),
               f"the name of a declared function tool ({', '.join(DECLARED)})")
         check(bool(call.get("call_id")), f"$.output[{i}].call_id", call.get("call_id"),
@@ -130,7 +130,8 @@ def streamed_texts(reply: Any) -> tuple[dict[str, Any], list[str]]:
 
 
 @requirement("TOOLS-CALL-003", MUST)
-@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
+@pytest.mark.parametrize("stream", [False, pytest.param(True, marks=pytest.mark.feature("streaming"))],
+                         ids=["json", "stream"])
 def test_tool_call_not_emitted_as_text(api, model, stream):
     body = request(model, TOOL_PROMPT, ANSWER, tools=TOOLS)
 

@@ -29,7 +29,8 @@ def server():
 
 CASES = {
     "not an http URL": (["--server-url", "ftp://127.0.0.1/v1"], "is not an http(s) URL"),
-    "no /v1 at the end": (["--server-url", "http://127.0.0.1:{port}"], "does not end in /v1"),
+    "no /v1 at the end": (["--server-url", "http://127.0.0.1:{port}", "--api-key", "right-key-0123456789"],
+                          "the API is under /v1; use --server-url http://127.0.0.1:{port}/v1"),
     "refused connection": (["--server-url", "http://127.0.0.1:{closed}/v1"], "cannot connect"),
     "wrong API key": (["--server-url", "{url}", "--api-key", "wrong-key-987654321"], "the API key was refused"),
     "negative timeout": (["--request-timeout", "-1"], "--request-timeout must be a positive number"),
@@ -37,6 +38,14 @@ CASES = {
     "non-numeric timeout": (["--request-timeout", "soon"], "invalid float value: 'soon'"),
     "negative fuzz budget": (["--fuzz-examples", "-1"], "--fuzz-examples must be 0"),
     "too much load": (["--load-concurrency", "1000"], "--load-concurrency must be between 0"),
+    # a selection that matches nothing stops with the closest names, never pytest's silent exit 5
+    "unknown area": (["--area", "streamng"], "--area 'streamng' is not an area; closest: streaming"),
+    "glob matching nothing": (["--requirements", "STREM-*"], "matches no requirement id; closest: STREAM-*"),
+    "id typo": (["--requirements", "SEED-01"], "closest: SEED-001"),
+    "unknown level": (["--level", "MUSTN"], "is not a level"),
+    "empty combination": (["--area", "seed", "--level", "MAY"], "together select no requirement"),
+    "unknown profile": (["--profile", "vlm"], "did you mean 'vllm'?"),
+    "missing baseline": (["--baseline=/nonexistent/known.json"], "baseline /nonexistent/known.json does not exist"),
 }
 
 
@@ -45,6 +54,21 @@ def test_bad_input_is_one_clear_error(case, server):
     args, words = CASES[case]
     port = server.server_address[1]
     args = [a.format(port=port, closed=_closed_port(), url=server.url) for a in args]
+    words = words.format(port=port)
     if "--server-url" not in args:
         args += ["--server-url", server.url, "--api-key", "right-key-0123456789"]
     one_clear_error(pytest_run(str(SUITE), "-q", *args, timeout=120), words)
+
+
+@pytest.mark.parametrize(("text", "words"), [
+    ('servr-url = "http://127.0.0.1:8000/v1"', "unknown key `servr-url`; did you mean `server-url`?"),
+    ("request-timeout = [", "not valid TOML"),
+    ('area = "streamng"', "--area 'streamng' is not an area; closest: streaming"),
+    ("request-timeout = -1", "--request-timeout must be a positive number of seconds, not -1 (set in"),
+])
+def test_a_bad_config_file_is_one_clear_error(tmp_path, text, words):
+    path = tmp_path / "conformance.toml"
+    path.write_text(text + "\n")
+    run = pytest_run(str(SUITE), "-q", f"--conformance-config={path}", timeout=120)
+    one_clear_error(run, words)
+    assert str(path) in run.output

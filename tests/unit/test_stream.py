@@ -399,8 +399,13 @@ RECORDED = {
     "hfserve-stream.sse": {"schemas"},
     # [DONE]; summary_part.done without .added; the done item (summary) differs from the final one (content)
     "litellm-bridge-stream.sse": {"schemas", "no_sentinel", "final_items", "indexes", "nesting"},
-    # no sequence_number, no content_part events, no output_text.done
-    "codex-relay-stream.sse": {"schemas", "sequence", "nesting", "deltas_join", "done_values"},
+    # no sequence_number, no content_part events, no output_text.done (its deltas carry no content_index:
+    # they are matched to the message's only part, and they join)
+    "codex-relay-stream.sse": {"schemas", "sequence", "nesting", "done_values"},
+    # llama.cpp build 11434: no sequence_number, output_index or content_index anywhere (events located by
+    # item_id: no false verdict on items, nesting or text), lifecycle responses without required fields,
+    # no reasoning_text.done
+    "llamacpp-stream.sse": {"schemas", "sequence", "done_values"},
 }
 
 

@@ -105,3 +105,16 @@ class FunctionCallArgumentsObject:
             if item["type"] == "function_call":
                 item["arguments"] = json.loads(item["arguments"])
         return resp
+
+
+@defect("function-call-null-fields", targets=["OUTPUT-ITEM-007"],
+        modelled_on="vLLM 0.32.0: function_call items carry `namespace: null` (the SDK's model serialised "
+        "without dropping None; peer run, docs/compatibility.md)")
+class FunctionCallNullFields:
+    """function_call items carry `namespace: null`, which FunctionToolCall allows only as a string or absent."""
+
+    def response(ctx, resp):
+        for item in resp["output"]:
+            if item["type"] == "function_call":
+                item["namespace"] = None
+        return resp

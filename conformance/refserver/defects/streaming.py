@@ -334,6 +334,31 @@ class ReasoningDeltasLoseSpaces:
         return evs
 
 
+@defect("stream-events-without-indexes", targets=["STREAM-EVENT-002", "STREAM-SEQ-001"],
+        modelled_on="llama.cpp llama-server build 11434: no sequence_number, output_index or content_index on any "
+        "event; item and part events name their item by item_id (tools/server, the responses stream)")
+class StreamEventsWithoutIndexes:
+    """Events carry no sequence_number, output_index, content_index or summary_index (item_id only)."""
+
+    number_first = True
+
+    def events(ctx, evs):
+        for ev in evs:
+            for key in ("sequence_number", "output_index", "content_index", "summary_index"):
+                ev.pop(key, None)
+        return evs
+
+
+@defect("stream-without-reasoning-text-done", targets=["STREAM-TEXT-001"],
+        modelled_on="llama.cpp llama-server build 11434: reasoning_text deltas, then the message, with no "
+        "response.reasoning_text.done")
+class StreamWithoutReasoningTextDone:
+    """The reasoning text is streamed by deltas but never closed by response.reasoning_text.done."""
+
+    def events(ctx, evs):
+        return [ev for ev in evs if ev["type"] != "response.reasoning_text.done"]
+
+
 # -- the final response against the unstreamed one ----------------------------------------------
 
 

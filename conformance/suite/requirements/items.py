@@ -44,7 +44,8 @@ REQUIREMENTS: list[Requirement] = [
     ),
     Requirement(
         "OUTPUT-ITEM-007", MUST, AREA,
-        "A function_call item has a non-empty call_id and name, and arguments as a string",
+        "A function_call item is valid against FunctionToolCall, with a non-empty call_id and name and "
+        "arguments as a string",
         "FunctionToolCall (required: type, call_id, name, arguments)", basis="spec-schema",
         feature="tools", quote="A JSON string of the arguments to pass to the function.",
     ),

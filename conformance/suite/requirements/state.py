@@ -56,7 +56,7 @@ REQUIREMENTS: list[Requirement] = [
     ),
     Requirement(
         "STATE-UNKNOWN-001", MUST, AREA,
-        "GET /v1/responses/{id} of an unknown id answers 404 with the error object",
+        "GET /v1/responses/{id} of an unknown id answers 404 with an error object carrying a message",
         "GET /responses/{response_id}; ErrorResponse", basis="api", feature="store",
     ),
     Requirement(
