@@ -25,6 +25,7 @@ from conformance.judge.schema import Schemas, Violation
 __all__ = [
     "MISSING",
     "NOT_APPLICABLE",
+    "SERVER_AT_FAULT",
     "Collector",
     "ConformanceFailure",
     "ModelDidNotCooperate",
@@ -42,6 +43,11 @@ __all__ = [
 # the reason prefix of a test that had nothing to judge (the server sent nothing the requirement is
 # about): reported as "not applicable", never as passed, and never blamed on the model
 NOT_APPLICABLE = "not applicable: "
+
+
+# the reason prefix of a skip the server caused (the evidence names the requirement that judges it):
+# never blamed on the model
+SERVER_AT_FAULT = "not judged, the server is at fault: "
 
 
 def nothing_to_judge(why: str) -> NoReturn:

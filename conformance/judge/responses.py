@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from conformance.judge.checks import ConformanceFailure, show
+from conformance.judge.checks import SERVER_AT_FAULT, ConformanceFailure, show
 from conformance.wire.http import KEEP_BODY, ApiClient, Reply, StreamReply, record
 
 # Output budgets: as small as each kind of check allows (a reasoning model needs room to think
@@ -138,15 +139,61 @@ T = TypeVar("T")
 
 
 def cooperate(attempt: Callable[[], T], ok: Callable[[T], bool], wanted: str) -> T:
-    """Run `attempt` until `ok` (twice at most), else skip: the model did not do what the test needs."""
+    """Run `attempt` until `ok` (twice at most), else skip: the model did not do what the test needs.
+
+    Unless the last reply shows the server at fault (a tool call returned as markup text, a stream that
+    broke or has no terminal event): then the skip says so and names the requirement that judges it.
+    """
     result = attempt()
     if not ok(result):
         result = attempt()
         if not ok(result):
             import pytest
 
+            fault = server_fault(result)
+            if fault:
+                pytest.skip(f"{SERVER_AT_FAULT}{fault}; {wanted} (asked twice)")
             pytest.skip(f"model did not cooperate: {wanted} (asked twice)")
     return result
+
+
+# The tool-call markup of common chat templates and parsers (Hermes/Qwen, Llama, Mistral): a model's
+# call that the server's tool-call parser should have turned into a function_call item.
+TOOL_CALL_MARKUP = re.compile(r"<tool_call>|</tool_call>|<\|tool_call|<function=|<function_call>|\[TOOL_CALLS\]"
+                              r"|<\|python_tag\|>")
+
+
+def texts_of(result: Any) -> tuple[dict[str, Any] | None, list[str]]:
+    """The response object in a result (a response, a stream reply, or a tuple starting with one) and its
+    message texts (a stream's output_text deltas included)."""
+    texts: list[str] = []
+    resp: Any = result[0] if isinstance(result, tuple) and result else result
+    if isinstance(resp, StreamReply):
+        texts.append("".join(str(d.get("delta", "")) for _, d in resp.payloads()
+                             if isinstance(d, dict) and d.get("type") == "response.output_text.delta"))
+        resp = final_response(resp)
+    if not isinstance(resp, dict):
+        return None, texts
+    texts += [p.get("text", "") for it in resp.get("output") or [] if isinstance(it, dict)
+              and it.get("type") == "message" for p in it.get("content") or []
+              if isinstance(p, dict) and isinstance(p.get("text"), str)]
+    return resp, texts
+
+
+def server_fault(result: Any) -> str | None:
+    """Evidence in a reply that the server, not the model, kept the test from judging, naming the judge."""
+    reply = result[0] if isinstance(result, tuple) and result else result
+    if isinstance(reply, StreamReply):
+        if reply.error:
+            return f"the stream broke ({show(reply.error, 160)}; ROBUST-STREAM-001 judges it)"
+        if final_response(reply) is None:
+            return "the stream has no terminal event with the final response (STREAM-TERM-001 judges it)"
+    _, texts = texts_of(result)
+    markup = next((t for t in texts if TOOL_CALL_MARKUP.search(t)), None)
+    if markup is not None:
+        return (f"the tool call came back as markup text {show(markup, 160)}, not as a function_call item "
+                "(TOOLS-CALL-003 judges it)")
+    return None
 
 
 def function_tool(name: str, description: str, properties: dict[str, Any]) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from typing import Any
 from conformance.plugin import interrupts
 from conformance.reports.allure import allure_marks
 from conformance.reports.gate import annotate
-from conformance.reports.model import baseline_line, short
+from conformance.reports.model import baseline_line, finding_line, short
 from conformance.reports.report import RunContext, build_report, spec_source, write_all
 from conformance.suite.requirements import Requirement
 
@@ -107,7 +107,8 @@ def terminal_lines(report: dict[str, Any], max_listed: int = 12) -> list[str]:
     lines = list(report["summary"]["lines"])
     lines += [f"INCOMPLETE: {note}" if report.get("incomplete") and i == 0 else f"note: {note}"
               for i, note in enumerate(report.get("notes") or [])]
-    listed = [e for e in report["requirements"] if e["outcome"] in ("failed", "error", "skipped", "unsupported")]
+    listed = [e for e in report["requirements"]
+              if e["outcome"] in ("failed", "error", "skipped", "not-applicable", "unsupported")]
     section = report.get("baseline")
     if section is not None:  # known failures apart from new ones, per test case
         lines.append("baseline: " + baseline_line(section))
@@ -118,9 +119,19 @@ def terminal_lines(report: dict[str, Any], max_listed: int = 12) -> list[str]:
                          "(remove it from the baseline)")
     for e in listed[:max_listed]:
         why = short(e.get("reason") or e.get("message"), 110)
+        if e.get("findings"):
+            owners = sorted({f["owner"] for f in report.get("findings") or [] if f["id"] in e["findings"]} - {e["id"]})
+            only = f"; only through {', '.join(owners)}'s" if e.get("finding_note") else ""
+            why = f"[{', '.join(e['findings'])}{only}] {why}"
         lines.append(f"  {e['outcome']:<11} {e['id']} {e['level']}: {why}")
     if len(listed) > max_listed:
         lines.append(f"  ... and {len(listed) - max_listed} more (see the report)")
+    found = report.get("findings") or []
+    if found:
+        lines.append("findings (one root cause each; the first requirement found it):")
+        lines += [f"  {short(finding_line(f), 150)}" for f in found[:max_listed]]
+        if len(found) > max_listed:
+            lines.append(f"  ... and {len(found) - max_listed} more findings (see the report)")
     if report_dir is not None:
         lines.append(f"reports: {report_dir}/report.html (also report.md, report.json, junit.xml"
                      + (", allure-results/)" if (report_dir / "allure-results").is_dir() else ")"))

@@ -22,7 +22,8 @@ from typing import Any
 from conformance.reports import model
 from conformance.reports.html import CSS, ERROR_CATCHER
 
-SYMBOL = {"passed": "✅", "failed": "❌", "error": "💥", "skipped": "⏭", "unsupported": "➖", "not-run": "–"}
+SYMBOL = {"passed": "✅", "failed": "❌", "error": "💥", "skipped": "⏭", "not-applicable": "∅", "unsupported": "➖",
+          "not-run": "–"}
 
 
 def labels_for(reports: list[dict[str, Any]], given: list[str] | None = None) -> list[str]:
@@ -90,6 +91,12 @@ def _cell(text: Any) -> str:
     return str(text if text is not None else "").replace("|", "\\|").replace("\n", " ")
 
 
+def _findings(report: dict[str, Any]) -> str:
+    """`14 findings across 18 requirements`: the failures by root cause (a report loaded by `report.load`)."""
+    found = (report.get("summary") or {}).get("findings")
+    return found["line"].split(" (")[0] if found else "–"
+
+
 def matrix_md(reports: list[dict[str, Any]], labels: list[str]) -> str:
     out = ["# Responses API conformance: servers compared", ""]
     out += ["| level | " + " | ".join(_cell(x) for x in labels) + " |", "| --- |" + " --- |" * len(labels)]
@@ -99,6 +106,7 @@ def matrix_md(reports: list[dict[str, Any]], labels: list[str]) -> str:
             out.append(f"| {lv} | " + " | ".join(f"{s['score']}" + (f" ({s['unsupported']} unsupported)"
                                                                     if s["unsupported"] else "") for s in scores)
                        + " |")
+    out.append("| findings | " + " | ".join(_findings(r) for r in reports) + " |")
     out += ["", " · ".join(f"{SYMBOL[o]} {o}" for o in model.OUTCOMES), ""]
     out += ["| requirement | level | " + " | ".join(_cell(x) for x in labels) + " | statement |",
             "| --- | --- |" + " :-: |" * len(labels) + " --- |"]
@@ -122,6 +130,7 @@ def matrix_html(reports: list[dict[str, Any]], labels: list[str]) -> str:
                             + (f' <span class="muted">{s["unsupported"]} unsupported</span>' if s["unsupported"]
                                else "") + "</td>" for s in scores)
             score_rows.append(f"<tr><th>{lv}</th>{cells}</tr>")
+    score_rows.append("<tr><th>findings</th>" + "".join(f"<td>{e(_findings(r))}</td>" for r in reports) + "</tr>")
     body_rows = []
     for row in rows(reports):
         cells = "".join(f'<td class="o"><span class="badge {e(o)}" title="{e(o)}">{e(o)}</span></td>'

@@ -11,7 +11,7 @@ Rules (exit 0 = accepted, 1 = rejected, 2 = the inputs are missing or malformed)
 - SHOULD failures are warnings by default; `--strict-should` makes them gate like MUST
   (unlisted ones reject, stale entries reject);
 - MAY failures are only reported;
-- a requirement skipped, unsupported or not run is never a pass: a baseline entry for it stays
+- a requirement skipped, not applicable, unsupported or not run is never a pass: a baseline entry for it stays
   (it is listed as "not judged"), and a run that judged no MUST requirement at all is rejected.
 
 The baseline is JSON, keyed by requirement id; `reason` is for humans (why it fails, the issue
@@ -45,7 +45,7 @@ from conformance.reports import report as reporting
 
 BASELINE_FORMAT = "responses-conformance-baseline/1"
 PLACEHOLDER = "TODO: say why this requirement is known to fail (issue link, expected fix version)"
-JUDGED = ("passed", "failed", "error", "skipped", "unsupported", "not-run")
+JUDGED = ("passed", "failed", "error", "skipped", "not-applicable", "unsupported", "not-run")
 
 
 class InputError(Exception):
@@ -207,7 +207,7 @@ def evaluate(report: dict[str, Any], baseline: dict[str, Entry], strict_should: 
             v.warnings.append(e)
     for rid, entry in baseline.items():
         e = reqs.get(rid)
-        if e is None or e["outcome"] in ("skipped", "unsupported", "not-run"):
+        if e is None or e["outcome"] in ("skipped", "not-applicable", "unsupported", "not-run"):
             v.not_judged.append((entry, e))
             continue
         if entry.cases is not None and e.get("tests"):
@@ -278,7 +278,7 @@ def render(v: Verdict, report: dict[str, Any], baseline_path: str | None, strict
     section("  listed, failing differently than the baseline says (not gating):",
             [f"{en.id}{_in_cases(en.cases)}: expected {'/'.join(en.expected)}, now {e['outcome']}"
              for en, e in v.changed])
-    section("  baseline entries not judged in this run (skipped, unsupported or not run; kept):",
+    section("  baseline entries not judged in this run (skipped, not applicable, unsupported or not run; kept):",
             [f"{en.id}: {e['outcome'] if e else 'not in this report'}" for en, e in v.not_judged])
     text = "\n".join(lines)
     if markdown:

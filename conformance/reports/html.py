@@ -17,6 +17,7 @@ from typing import Any
 
 from conformance.base.safejson import loads
 from conformance.reports.model import (
+    APART,
     LEVELS,
     OUTCOMES,
     baseline_line,
@@ -27,7 +28,7 @@ from conformance.reports.model import (
 )
 
 OUTCOME_LABEL = {"passed": "passed", "failed": "failed", "error": "error", "skipped": "skipped",
-                 "unsupported": "unsupported", "not-run": "not run"}
+                 "not-applicable": "not applicable", "unsupported": "unsupported", "not-run": "not run"}
 
 
 def e(text: Any) -> str:
@@ -59,7 +60,7 @@ def _card(level: str, c: dict[str, Any]) -> str:
                 f'<div class="sub">no {level} requirement in this suite</div></div>')
     state = "bad" if c["failed"] or c["error"] else ("warn" if c["skipped"] else "good")
     bad = " · ".join(f"{c[o]} {o}" for o in ("failed", "error", "skipped") if c[o]) or "all judged passed"
-    apart = " · ".join(f"{c[o]} {OUTCOME_LABEL[o]}" for o in ("unsupported", "not-run") if c[o])
+    apart = " · ".join(f"{c[o]} {OUTCOME_LABEL[o]}" for o in APART if c[o])
     if not c["judged"]:
         state, bad = "empty", "none judged in this run"
     return (f'<div class="card {state}" data-level="{level}"><div class="lv">{level}</div>'
@@ -92,6 +93,9 @@ def _details(r: dict[str, Any]) -> str:
     spec = f'<b>Spec</b>: <code>{e(r.get("spec"))}</code> <span class="muted">basis {e(r.get("basis"))}</span>'
     if r.get("spec_url"):
         spec += f' — <a href="{e(r["spec_url"])}" rel="noreferrer">openapi.yaml at the pinned commit</a>'
+    if r.get("spec_pointers"):
+        spec += '<div class="muted">in the spec: ' + ", ".join(f"<code>#{e(p)}</code>" for p in r["spec_pointers"]) \
+            + "</div>"
     if r.get("quote"):
         spec += f'<blockquote>{e(r["quote"])}</blockquote>'
     tests = "".join(f'<li><code>{e(t["nodeid"])}</code> <span class="badge {e(t["outcome"])}">'
@@ -105,17 +109,39 @@ def _details(r: dict[str, Any]) -> str:
             + "</details>")
 
 
+def _findings(report: dict[str, Any]) -> str:
+    """The failures grouped by root cause: one row per finding, with the requirements it fails."""
+    found = report.get("findings") or []
+    if not found:
+        return ""
+    rows = "".join(
+        f'<tr id="{e(f["id"])}"><td><b>{e(f["id"])}</b></td><td><span class="lvl {e(f["level"])}">{e(f["level"])}'
+        f'</span></td><td><code>{e(f["at"])}</code></td><td>{e(f["received"])}</td><td>'
+        + ", ".join(f'<a href="#{e(rid)}">{e(rid)}</a>' for rid in f["requirements"]) + "</td></tr>"
+        for f in found)
+    return (f'<section class="findings" id="findings"><h2>Findings <span class="area-score" data-findings>'
+            f'{e(report["summary"]["findings"]["line"])}</span></h2>'
+            '<p class="note">One finding = one root cause (the same violation at the same place); the first '
+            "requirement listed found it, the others fail through it. Scores still count per requirement.</p>"
+            '<table class="areas"><thead><tr><th>finding</th><th>level</th><th>where</th><th>received</th>'
+            f"<th>requirements it fails</th></tr></thead><tbody>{rows}</tbody></table></section>")
+
+
 def _row(r: dict[str, Any]) -> str:
     outcome = r["outcome"]
     extra = ""
+    if r.get("findings"):
+        note = r.get("finding_note") or ""
+        extra += ('<div class="reason">findings: ' + ", ".join(f'<a href="#{e(x)}">{e(x)}</a>' for x in r["findings"])
+                  + (f" — {e(note)}" if note else "") + "</div>")
     if outcome in ("failed", "error"):
-        extra = _details(r)
+        extra += _details(r)
     elif r.get("reason"):
         extra = f'<div class="reason">{e(r["reason"])}</div>'
     feature = f' <span class="feature">{e(r["feature"])}</span>' if r.get("feature") else ""
     search = " ".join(str(r.get(k) or "") for k in ("id", "statement", "spec", "feature", "reason")).lower()
-    return (f'<tbody class="req" data-outcome="{e(outcome)}" data-level="{e(r["level"])}" data-id="{e(r["id"])}" '
-            f'data-text="{e(search)}"><tr><td class="id"><code>{e(r["id"])}</code></td>'
+    return (f'<tbody class="req" id="{e(r["id"])}" data-outcome="{e(outcome)}" data-level="{e(r["level"])}" '
+            f'data-id="{e(r["id"])}" data-text="{e(search)}"><tr><td class="id"><code>{e(r["id"])}</code></td>'
             f'<td><span class="lvl {e(r["level"])}">{e(r["level"])}</span></td>'
             f'<td><span class="badge {e(outcome)}">{e(OUTCOME_LABEL.get(outcome, outcome))}</span></td>'
             f'<td class="stmt">{e(r["statement"])}{feature}{extra}</td></tr></tbody>')
@@ -174,9 +200,10 @@ def render(report: dict[str, Any]) -> str:
         bad = per["all"]["failed"] + per["all"]["error"]
         area_rows.append(f'<tr><td><a href="#area-{e(area)}">{e(area)}</a></td>{cells}'
                          f'<td>{bad or ""}</td><td>{per["all"]["skipped"] or ""}</td>'
-                         f'<td>{per["all"]["unsupported"] + per["all"]["not-run"] or ""}</td></tr>')
+                         f'<td>{sum(per["all"][o] for o in APART) or ""}</td></tr>')
     areas_table = ('<table class="areas"><thead><tr><th>area</th>' + "".join(f"<th>{lv}</th>" for lv in LEVELS)
-                   + "<th>not met</th><th>skipped</th><th>unsupported / not run</th></tr></thead><tbody>"
+                   + "<th>not met</th><th>skipped</th><th>not applicable / unsupported / not run</th>"
+                   + "</tr></thead><tbody>"
                    + "".join(area_rows) + "</tbody></table>")
     outcome_boxes = "".join(
         f'<label class="chk"><input type="checkbox" name="outcome" value="{o}" checked> '
@@ -197,8 +224,10 @@ def render(report: dict[str, Any]) -> str:
 </header>
 <section class="cards" id="scores">{cards}</section>
 <p class="note">Score = passed / judged requirements (passed + failed + error + skipped): a skipped requirement
-could not be judged and is never counted as passed. Unsupported (feature declared absent with
-<code>--unsupported</code>) and not-run requirements are shown apart and left out of the score.</p>
+could not be judged and is never counted as passed. Not applicable (the server sent nothing the requirement
+is about), unsupported (feature declared absent with <code>--unsupported</code>) and not-run requirements
+are shown apart and left out of the score.</p>
+{_findings(report)}
 <section class="by-area"><h2>By area</h2>{areas_table}</section>{_baseline_section(report.get("baseline"))}
 <section class="filters" id="filters"><div class="frow"><b>outcome</b> {outcome_boxes}</div>
 <div class="frow"><b>level</b> {level_boxes}
@@ -326,7 +355,7 @@ table.reqs td:nth-child(3) { width: 110px; }
 .badge { display: inline-block; padding: 1px 8px; border-radius: 10px; font-size: 12px; font-weight: 600; color: #fff; }
 .badge.passed, .badge.xpassed { background: var(--pass); } .badge.failed { background: var(--fail); }
 .badge.error { background: var(--err); } .badge.skipped { background: var(--skip); }
-.badge.unsupported { background: var(--uns); } .badge.not-run { background: var(--nr); }
+.badge.unsupported, .badge.not-applicable { background: var(--uns); } .badge.not-run { background: var(--nr); }
 .lvl { font-size: 11px; font-weight: 700; letter-spacing: .05em; padding: 1px 6px; border-radius: 4px;
   border: 1px solid var(--line); }
 .lvl.MUST { color: var(--fail); border-color: #ffcecb; } .lvl.SHOULD { color: var(--skip); border-color: #eed888; }

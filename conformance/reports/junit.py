@@ -50,7 +50,7 @@ def render(report: dict[str, Any]) -> str:
         elif outcome == "error":
             counts["errors"] += 1
             ET.SubElement(case, "error", message=_x(first), type="error").text = _x(t["message"])
-        elif outcome in ("skipped", "unsupported", "not-run"):
+        elif outcome in ("skipped", "unsupported", "not-run", "not-applicable"):
             counts["skipped"] += 1
             ET.SubElement(case, "skipped", type=outcome, message=_x(f"{outcome}: {t['message']}"))
         if t["evidence"]:

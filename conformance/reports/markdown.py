@@ -13,6 +13,7 @@ from conformance.reports.model import (
     LEVELS,
     baseline_line,
     failures,
+    finding_line,
     server_label,
     short,
     verdict_sentence,
@@ -57,15 +58,16 @@ def render(report: dict[str, Any]) -> str:
     out += [" · ".join(meta), ""]
     for note in report.get("notes") or []:  # an interrupted run, non-finite numbers written as strings
         out += [f"> **Note:** {_cell(note)}", ""]
-    out += ["| level | score | passed | failed | error | skipped | unsupported | not run |",
-            "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    out += ["| level | score | passed | failed | error | skipped | not applicable | unsupported | not run |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for lv in LEVELS:
         c = summary["levels"][lv]
         if c["total"]:
             out.append(f"| {lv} | {_score(c)} | {c['passed']} | {c['failed']} | {c['error']} | {c['skipped']} "
-                       f"| {c['unsupported']} | {c['not-run']} |")
+                       f"| {c['not-applicable']} | {c['unsupported']} | {c['not-run']} |")
     out += ["", "Score = passed / judged (passed + failed + error + skipped); a skip is never a pass. "
-            "Unsupported (declared with `--unsupported`) and not-run requirements are counted apart.", ""]
+            "Not applicable (the server sent nothing the requirement is about), unsupported (declared with "
+            "`--unsupported`) and not-run requirements are counted apart.", ""]
     out += ["<details><summary>By area</summary>", "", "| area | MUST | SHOULD | MAY | not passed |",
             "| --- | --- | --- | --- | --- |"]
     for area, per in summary["areas"].items():
@@ -73,6 +75,13 @@ def render(report: dict[str, Any]) -> str:
         out.append(f"| {area} | {_score(per['MUST'])} | {_score(per['SHOULD'])} | {_score(per['MAY'])} "
                    f"| {bad or ''} |")
     out += ["", "</details>", ""]
+    found = report.get("findings") or []
+    if found:
+        out += [f"### Findings: {summary['findings']['line']}", "",
+                "One finding = one root cause (the same violation at the same place), with the requirements it "
+                "fails; the scores above still count per requirement.", ""]
+        out += [f"- {_cell(finding_line(f))}" for f in found[:200]]
+        out.append("")
     bad = failures(report)
     section = report.get("baseline")
     if section is not None:  # `--baseline`: known failures apart from new ones, per test case
@@ -91,6 +100,7 @@ def render(report: dict[str, Any]) -> str:
             out.append(block)
             size += len(block) + 1
     for outcome, title in (("skipped", "Skipped (not judged, not counted as passed)"),
+                           ("not-applicable", "Not applicable (nothing to judge, not counted as passed)"),
                            ("unsupported", "Unsupported (declared)"), ("not-run", "Not run")):
         rows = [e for e in report["requirements"] if e["outcome"] == outcome]
         if not rows:
@@ -122,11 +132,17 @@ def _baseline_lines(section: dict[str, Any]) -> list[str]:
 
 
 def _failure_block(e: dict[str, Any]) -> str:
-    lines = [f"<details><summary><b>{e['id']}</b> {e['level']} ({e['outcome']}): {_cell(e['statement'])}</summary>",
-             "", _fence(e.get("message") or "(no message)"), ""]
+    findings = f" [{', '.join(e['findings'])}]" if e.get("findings") else ""
+    lines = [f"<details><summary><b>{e['id']}</b> {e['level']} ({e['outcome']}){findings}: {_cell(e['statement'])}"
+             "</summary>", ""]
+    if e.get("finding_note"):
+        lines += [f"_{_cell(e['finding_note'])}_", ""]
+    lines += [_fence(e.get("message") or "(no message)"), ""]
     spec = f"Spec: `{_cell(e.get('spec'))}` ({e.get('basis')})"
     if e.get("spec_url"):
         spec += f" — [openapi.yaml]({e['spec_url']})"
+    if e.get("spec_pointers"):
+        spec += " · " + ", ".join(f"`#{p}`" for p in e["spec_pointers"])
     lines.append(spec)
     if e.get("quote"):
         lines.append(f"> {_cell(e['quote'])}")

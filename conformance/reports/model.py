@@ -10,8 +10,12 @@ from typing import Any
 
 FORMAT = "responses-conformance-report/1"
 LEVELS = ("MUST", "SHOULD", "MAY")
-# requirement outcomes, best to worst; `xpassed` tests count as `passed` at the requirement level
-OUTCOMES = ("passed", "failed", "error", "skipped", "unsupported", "not-run")
+# requirement outcomes; `xpassed` tests count as `passed` at the requirement level.  `not-applicable`:
+# the server sent nothing the requirement is about (no output_text, no deltas); never a pass, and left
+# out of the score like `unsupported`
+OUTCOMES = ("passed", "failed", "error", "skipped", "not-applicable", "unsupported", "not-run")
+# outcomes shown apart from the score (not judged, and not held against the server)
+APART = ("not-applicable", "unsupported", "not-run")
 NOT_PASSING = ("failed", "error")
 
 
@@ -43,6 +47,13 @@ def short(text: str | None, limit: int = 160) -> str:
     body = [ln for ln in lines if not ln.startswith("[")] or lines
     line = " ".join(body[:3]) if body else ""
     return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
+def finding_line(f: dict[str, Any]) -> str:
+    """One finding on one line: where, what was received, and the requirements it fails (its owner first)."""
+    others = f["requirements"][1:]
+    also = f"; also fails {', '.join(others)}" if others else ""
+    return f"{f['id']} {f['level']} {f['at']}: received {f['received'] or '(see the message)'} — {f['owner']}{also}"
 
 
 def server_label(report: dict[str, Any]) -> str:

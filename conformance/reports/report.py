@@ -9,8 +9,8 @@ registry, so every format says the same thing:
 
 Scores are per level, never one percentage: "MUST 61/64" counts the requirements of that level
 that were judged (passed, failed, error or skipped); a skip is never a pass, an `unsupported`
-requirement (feature declared absent with `--unsupported`) and a requirement that did not run are
-shown apart and left out of the score.
+requirement (feature declared absent with `--unsupported`), a `not-applicable` one (the server sent
+nothing it is about) and a requirement that did not run are shown apart and left out of the score.
 
 Every text that goes into a file passes through the redactor (`conformance.wire.http.REDACTOR` plus the
 run's API key), and the finished directory is scrubbed once more, so no secret reaches a report.
@@ -34,11 +34,13 @@ from conformance.base.printable import printable
 from conformance.base.redact import redact, redact_command, redactor_for, scrub_dir
 from conformance.base.safejson import NON_FINITE_NOTE, strict
 from conformance.base.version import facts as version_facts
+from conformance.reports import findings as report_findings
 from conformance.reports import html as report_html
 from conformance.reports import junit
 from conformance.reports import markdown as report_md
 from conformance.reports.allure import write_environment
 from conformance.reports.model import (
+    APART,
     FORMAT,
     LEVELS,
     NOT_PASSING,
@@ -176,6 +178,7 @@ def build_report(records: list[TestResult], context: RunContext | None = None,
     if ctx.interrupted:
         report["incomplete"] = True
         report["notes"] = [INCOMPLETE_NOTE.format(signal=ctx.interrupted)]
+    report_findings.attach(report)
     return printable_tree(redact(report, red))
 
 
@@ -217,7 +220,7 @@ def _requirement_entry(req: Requirement | None, tests: list[TestResult], commit:
     entry["outcome"] = outcome
     entry["tests"] = [{"nodeid": t.nodeid, "outcome": t.outcome} for t in tests]
     entry["message"] = clean_message(worst.message) if outcome in NOT_PASSING else ""
-    if outcome in ("skipped", "unsupported", "not-run"):
+    if outcome in ("skipped", "unsupported", "not-run", "not-applicable"):
         entry["reason"] = clean_message(worst.message)
     elif any(t.outcome == "xpassed" for t in tests):
         entry["reason"] = "passed although its feature was declared unsupported"
@@ -258,14 +261,14 @@ def summarize(requirements: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def score_lines_of(levels: dict[str, dict[str, Any]]) -> list[str]:
-    """`MUST: 61/64 (2 failed, 1 skipped) · 3 unsupported`: one line per level that has requirements."""
+    """`MUST: 61/64 (2 failed, 1 skipped) · 2 not applicable, 3 unsupported`: one line per level with requirements."""
     lines = []
     for lv in LEVELS:
         c = levels.get(lv)
         if not c or not c["total"]:
             continue
         bad = [f"{c[o]} {o}" for o in ("failed", "error", "skipped") if c[o]]
-        apart = [f"{c[o]} {o.replace('-', ' ')}" for o in ("unsupported", "not-run") if c[o]]
+        apart = [f"{c[o]} {o.replace('-', ' ')}" for o in APART if c[o]]
         line = f"{lv}: {c['score']}" if c["judged"] else f"{lv}: none judged"
         line += f" ({', '.join(bad)})" if bad else ""
         if apart:
@@ -326,6 +329,7 @@ def load(path: Path) -> dict[str, Any]:
     if not isinstance(data.get("tests"), list):
         data["tests"] = []
     data["summary"] = summarize(data["requirements"])  # always from the entries: one truth
+    report_findings.attach(data)  # and the findings from the failure messages (older reports have none)
     return data
 
 

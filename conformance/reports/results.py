@@ -4,8 +4,10 @@ The plugin feeds `ResultCollector` from pytest's reports on the controller (so i
 results of every xdist worker); every output (results JSON, reports, the gate, self-tests)
 reads the same records.
 
-Outcomes, from best to worst: passed < skipped < unsupported < failed < error.
+Outcomes, from best to worst: passed < not-applicable < skipped < unsupported < failed < error.
 - passed       the server met the requirement;
+- not-applicable the server sent nothing the requirement is about (a skip whose reason starts with
+               `judge.checks.NOT_APPLICABLE`); never counted as passed;
 - skipped      the test could not judge (the model did not cooperate, a precondition is absent);
 - unsupported  the requirement's feature is declared unsupported (`--unsupported`) and the server
                indeed does not meet it; `xpassed` when it does meet it after all;
@@ -22,9 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from conformance.base.safejson import strict
+from conformance.judge.checks import NOT_APPLICABLE
 
 # not-run: replaying a recording (--replay) that holds no answer to one of the test's requests
-OUTCOME_ORDER = ("passed", "xpassed", "skipped", "unsupported", "not-run", "failed", "error")
+OUTCOME_ORDER = ("passed", "xpassed", "not-applicable", "skipped", "unsupported", "not-run", "failed", "error")
 MAX_MESSAGE = 6000
 
 
@@ -107,9 +110,11 @@ class ResultCollector:
         props = dict(report.user_properties)
         current = self.results.get(report.nodeid)
         evidence = json.loads(props["evidence"]) if "evidence" in props else []
+        message = _message(report) if outcome != "passed" else ""
+        if outcome == "skipped" and message.startswith(NOT_APPLICABLE):
+            outcome = "not-applicable"  # nothing to judge: apart from a skip, never a pass
         result = TestResult(report.nodeid, props.get("requirement"), props.get("level"), outcome,
-                            _message(report) if outcome != "passed" else "", round(report.duration, 4),
-                            evidence if outcome not in ("passed",) else [])
+                            message, round(report.duration, 4), evidence if outcome not in ("passed",) else [])
         if current is None:
             self.results[report.nodeid] = result
         elif OUTCOME_ORDER.index(outcome) > OUTCOME_ORDER.index(current.outcome):

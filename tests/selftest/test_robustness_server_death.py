@@ -16,7 +16,7 @@ def _results(path) -> list[dict]:
 
 def _outcomes(results: list[dict]) -> dict[str, str]:
     worst: dict[str, str] = {}
-    order = ("passed", "xpassed", "skipped", "unsupported", "failed", "error")
+    order = ("passed", "xpassed", "not-applicable", "skipped", "unsupported", "failed", "error")
     for r in results:
         if r["requirement"] and order.index(r["outcome"]) >= order.index(worst.get(r["requirement"], "passed")):
             worst[r["requirement"]] = r["outcome"]

@@ -106,7 +106,7 @@ def test_junit_survives_control_characters():
 
 def test_markdown_has_scores_failures_and_skips():
     text = report_md.render(demo_report())
-    assert "| MUST | **1/4** | 1 | 1 | 1 | 1 | 1 | 1 |" in text
+    assert "| MUST | **1/4** | 1 | 1 | 1 | 1 | 0 | 1 | 1 |" in text
     assert "<b>DEMO-002</b> MUST (failed)" in text and "DEMO-007" in text
     assert "model did not cooperate" in text  # the skip reason
     assert "Unsupported (declared): 1" in text and "Not run: 1" in text

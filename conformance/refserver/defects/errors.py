@@ -231,3 +231,18 @@ class ErrorBodyHuge:
                        for i, item in enumerate(items) for variant in range(25)]
             return status, headers, json.dumps({"error": {**error, "message": json.dumps(details)}}).encode()
         return value
+
+
+@defect("assistant-refusal-part-crashes", targets=["ERROR-008"],
+        modelled_on="Responses->Chat bridges that read part['text'] from every assistant content part: a refusal "
+        "part (which has `refusal`, not `text`) raises KeyError, a 500")
+class AssistantRefusalPartCrashes:
+    """An assistant input message with a refusal content part makes the server fail (500)."""
+
+    def request(ctx, body):
+        items = body.get("input") if isinstance(body, dict) else None
+        for item in items if isinstance(items, list) else []:
+            parts = item.get("content") if isinstance(item, dict) and item.get("role") == "assistant" else None
+            if isinstance(parts, list) and any(isinstance(p, dict) and p.get("type") == "refusal" for p in parts):
+                raise engine.ApiError(500, "KeyError: 'text'", None, None, "server_error")
+        return body

@@ -273,3 +273,69 @@ class SamplingEchoDefaults:
     def response(ctx, resp):
         resp.update(temperature=1.0, top_p=1.0)
         return resp
+
+
+@defect("sampling-echo-null", targets=["PARAM-SAMPLING-002", "RESP-OBJECT-012"],
+        modelled_on="servers that accept temperature/top_p but report null, as if the request had omitted them")
+class SamplingEchoNull:
+    """temperature and top_p are accepted and applied, but echoed as null."""
+
+    def response(ctx, resp):
+        resp.update(temperature=None, top_p=None)
+        return resp
+
+
+@defect("include-encrypted-content-rejected", targets=["PARAM-INCLUDE-001"],
+        modelled_on="Llama Stack / OGX: include reasoning.encrypted_content refused with 400 (peers run), the other "
+        "documented values accepted")
+class IncludeEncryptedContentRejected:
+    """include reasoning.encrypted_content is rejected with 400."""
+
+    def request(ctx, body):
+        include = body.get("include") if isinstance(body, dict) else None
+        if isinstance(include, list) and "reasoning.encrypted_content" in include:
+            raise ApiError(400, "include reasoning.encrypted_content is not supported.", "include")
+        return body
+
+
+@defect("include-only-encrypted-content", targets=["PARAM-INCLUDE-001"],
+        modelled_on="servers that implement one include value (reasoning.encrypted_content) and reject every other "
+        "documented one with 400, hosted-tool and logprobs values included")
+class IncludeOnlyEncryptedContent:
+    """Every include value but reasoning.encrypted_content is rejected with 400."""
+
+    def request(ctx, body):
+        include = body.get("include") if isinstance(body, dict) else None
+        for i, value in enumerate(include if isinstance(include, list) else []):
+            if value != "reasoning.encrypted_content":
+                raise ApiError(400, f"include value {value!r} is not supported.", f"include[{i}]")
+        return body
+
+
+@defect("sampling-bounds-exclusive", targets=["PARAM-SAMPLING-001"],
+        modelled_on="Hugging Face text-generation-inference validation: `temperature` must be strictly positive, "
+        "`top_p` must be > 0.0 and < 1.0 (the OpenAI range includes 0 and 1)")
+class SamplingBoundsExclusive:
+    """temperature 0 and top_p 1, both in the documented range, are rejected with 400."""
+
+    def request(ctx, body):
+        if isinstance(body, dict):
+            if body.get("temperature") == 0:
+                raise ApiError(400, "`temperature` must be strictly positive", "temperature", "invalid_value")
+            if body.get("top_p") == 1:
+                raise ApiError(400, "`top_p` must be > 0.0 and < 1.0", "top_p", "invalid_value")
+        return body
+
+
+@defect("top-p-floor-for-thinking", targets=["PARAM-SAMPLING-001"],
+        modelled_on="LiteLLM to Anthropic with extended thinking: top_p must be between 0.95 and 1 when thinking is "
+        "enabled, so a documented top_p of 0.1 is 400")
+class TopPFloorForThinking:
+    """top_p below 0.95 is rejected with 400 (the spec allows 0..1)."""
+
+    def request(ctx, body):
+        value = body.get("top_p") if isinstance(body, dict) else None
+        if isinstance(value, int | float) and not isinstance(value, bool) and value < 0.95:
+            raise ApiError(400, "top_p must be between 0.95 and 1 when thinking is enabled.", "top_p",
+                           "invalid_value")
+        return body

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from conformance.refserver.defects import defect
 from conformance.refserver.engine import ApiError
 
@@ -145,4 +147,62 @@ class TrailingReasoningDropped:
         items = _input(body)
         while items and isinstance(items[-1], dict) and items[-1].get("type") == "reasoning":
             items.pop()
+        return body
+
+
+# -- one defect per way of handing reasoning back (REASON-TURN-001's variants) --------------------
+
+
+@defect("trailing-reasoning-item-crashes", targets=["REASON-TURN-001"],
+        modelled_on="vLLM responses/utils.py merges a reasoning input item into the assistant message after it; "
+        "with none after it the lookup fails: 500 'list index out of range' (the class of ERROR-008's vLLM 500)")
+class TrailingReasoningItemCrashes:
+    """An input whose last item is a reasoning item (no message after it) makes the server fail (500)."""
+
+    def request(ctx, body):
+        items = _input(body)
+        if items and isinstance(items[-1], dict) and items[-1].get("type") == "reasoning":
+            raise ApiError(500, "list index out of range", None, None, "server_error")
+        return body
+
+
+@defect("second-reasoning-item-rejected", targets=["REASON-TURN-001"],
+        modelled_on="chat-template bridges that keep one reasoning_content per conversation (the last assistant "
+        "turn's) and reject a history holding reasoning from two turns")
+class SecondReasoningItemRejected:
+    """A history with reasoning items from two turns (separated by a message) is rejected with 400."""
+
+    def request(ctx, body):
+        kinds = [it.get("type") for it in _input(body) if isinstance(it, dict)]
+        turns = [i for i, k in enumerate(kinds) if k == "reasoning" and (i == 0 or kinds[i - 1] != "reasoning")]
+        if len(turns) > 1:
+            raise ApiError(400, "Only one reasoning turn is supported in the conversation history.", "input")
+        return body
+
+
+@defect("reasoning-before-function-call-crashes", targets=["REASON-TURN-001"],
+        modelled_on="vLLM harmony.py: a reasoning input item is attached to the assistant message that follows; "
+        "a function_call in its place crashes the conversion (500), as in vLLM #39 / TensorRT-LLM #17738")
+class ReasoningBeforeFunctionCallCrashes:
+    """A reasoning input item followed by a function_call item (not a message) makes the server fail (500)."""
+
+    def request(ctx, body):
+        items = [it for it in _input(body) if isinstance(it, dict)]
+        for this, after in itertools.pairwise(items):
+            if this.get("type") == "reasoning" and after.get("type") == "function_call":
+                raise ApiError(500, "'NoneType' object has no attribute 'content'", None, None, "server_error")
+        return body
+
+
+@defect("developer-role-rejected", targets=["REASON-TURN-001"],
+        modelled_on="chat templates and bridges without a developer role (Chat Completions' older roles only): "
+        "400 'Invalid role developer'")
+class DeveloperRoleRejected:
+    """An input message with role developer is rejected with 400."""
+
+    def request(ctx, body):
+        for i, item in enumerate(_input(body)):
+            if isinstance(item, dict) and item.get("role") == "developer":
+                raise ApiError(400, "Invalid role 'developer': expected one of user, assistant, system.",
+                               f"input[{i}].role")
         return body

@@ -543,3 +543,36 @@ class TricklesStreams:
                     time.sleep(TRICKLE_EVERY)
                     yield chunk[i:i + 8]
         return trickle()
+
+
+# -- added with issue 16 (case-level proof) --------------------------------------------------------
+
+
+@defect("json-body-cp1252", targets=["ROBUST-STREAM-002"],
+        modelled_on="servers that write their JSON with ensure_ascii off in the platform's default encoding "
+        "(cp1252 on Windows) while declaring UTF-8: 'é' goes out as the single byte 0xE9")
+class JsonBodyCp1252:
+    """A create's JSON body keeps non-ASCII characters and is encoded as cp1252, not UTF-8."""
+
+    def reply(ctx, value):
+        status, headers, body = value
+        if _is_create(ctx) and status == 200:
+            try:
+                text = json.dumps(json.loads(body), ensure_ascii=False)
+            except ValueError:
+                return value
+            return status, headers, text.encode("cp1252", "replace")
+        return value
+
+
+@defect("stream-obfuscation-megabytes", targets=["ROBUST-HTTP-002"],
+        modelled_on="the stream `obfuscation` padding (stream_options.include_obfuscation) filled to a fixed "
+        "megabyte per delta instead of a few characters: a 16-token answer streams tens of MB")
+class StreamObfuscationMegabytes:
+    """Every streamed delta event carries 1 MB of obfuscation padding."""
+
+    def events(ctx, evs):
+        for ev in evs:
+            if str(ev.get("type", "")).endswith(".delta"):
+                ev["obfuscation"] = "x" * (1024 * 1024)
+        return evs

@@ -191,6 +191,19 @@ class IncompleteEndsWithCompleted:
         return evs
 
 
+@defect("terminal-event-stale-status", targets=["STREAM-TERM-002"],
+        modelled_on="servers that send the response object of response.created again in the terminal event: "
+        "response.completed carrying status in_progress (gateways re-emitting a cached snapshot)")
+class TerminalEventStaleStatus:
+    """The terminal event's response keeps the status of response.created ("in_progress"), whatever the stream."""
+
+    def events(ctx, evs):
+        last = evs[-1]
+        if isinstance(last.get("response"), dict):
+            last["response"] = {**last["response"], "status": "in_progress"}
+        return evs
+
+
 # -- items and ids --------------------------------------------------------------------------------
 
 
@@ -300,6 +313,24 @@ class StreamItemsShareOutputIndex:
         return evs
 
 
+@defect("part-events-point-at-previous-item", targets=["STREAM-INDEX-001"],
+        modelled_on="streaming state that advances output_index only on output_item.done (vLLM's Harmony "
+        "StreamingState class of bug): the part and delta events of an item carry the previous item's index")
+class PartEventsPointAtPreviousItem:
+    """Part and delta events (not output_item.added/done) carry output_index - 1 (the item before theirs);
+    those of the first item, which has none before it, count their parts from 1."""
+
+    def events(ctx, evs):
+        for ev in evs:
+            if "item_id" not in ev or ev["type"].startswith("response.output_item."):
+                continue
+            if ev.get("output_index", 0) > 0:
+                ev["output_index"] -= 1
+            elif "content_index" in ev:
+                ev["content_index"] += 1
+        return evs
+
+
 @defect("deltas-before-item-added", targets=["STREAM-NEST-001"],
         modelled_on="Llama Stack 0.7: deltas attributed to an item before that item's output_item.added")
 class DeltasBeforeItemAdded:
@@ -382,6 +413,19 @@ class ToolCallAsTextWhenStreaming:
                 "id": engine.new_id("msg"), "type": "message", "role": "assistant", "status": "completed",
                 "content": [{"type": "output_text", "text": text, "annotations": [], "logprobs": []}]}]
         return resp
+
+
+@defect("stream-answer-as-reasoning", targets=["STREAM-FINAL-001"],
+        modelled_on="vLLM Qwen3 reasoning parser in streaming mode: with no <think> tag in the output, every "
+        "delta is taken for reasoning, so the streamed answer has no message while the JSON one has")
+class StreamAnswerAsReasoning:
+    """When streaming, a plain answer (no tool call) comes out as reasoning: the stream has no message item."""
+
+    def plan(ctx, plan):
+        if ctx.stream and plan.text and not plan.calls:
+            plan.reasoning = f"{plan.reasoning} {plan.text}" if plan.reasoning else plan.text
+            plan.text = None
+        return plan
 
 
 @defect("stream-final-without-usage", targets=["STREAM-FINAL-002"],

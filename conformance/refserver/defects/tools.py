@@ -106,6 +106,19 @@ class ToolCallAsText:
         return resp
 
 
+@defect("tool-calls-as-markup-text", targets=["TOOLS-CALL-003"],
+        modelled_on="vLLM serving Qwen/Hermes models without --enable-auto-tool-choice / a matching "
+        "--tool-call-parser: every call is answered as <tool_call> text, streamed or not (vLLM #29725)")
+class ToolCallsAsMarkupText:
+    """The model's tool calls are never parsed: they come back as <tool_call> markup in the answer text."""
+
+    def plan(ctx, plan):
+        if plan.calls:
+            plan.text = "".join(_markup(c) for c in plan.calls)
+            plan.calls = []
+        return plan
+
+
 @defect("stream-tool-call-as-text", targets=["TOOLS-CALL-003"],
         modelled_on="vLLM #29725, #36435 (non-Harmony streaming with tools emits raw <tool_call> XML as "
         "response.output_text.delta)")
@@ -163,6 +176,16 @@ class StreamedArgumentsFirstDeltaLost:
                 continue
             out.append(ev)
         return out
+
+
+@defect("streamed-arguments-only-in-done", targets=["TOOLS-STREAM-001"],
+        modelled_on="servers whose tool parser buffers the whole call and sends its arguments only in "
+        "function_call_arguments.done, with no delta (the SDK's stream accumulator builds them from the deltas)")
+class StreamedArgumentsOnlyInDone:
+    """No function_call_arguments.delta is sent: the arguments arrive only whole, in .done."""
+
+    def events(ctx, events):
+        return [ev for ev in events if ev.get("type") != "response.function_call_arguments.delta"]
 
 
 @defect("streamed-call-id-mismatch", targets=["TOOLS-STREAM-001"],

@@ -22,9 +22,12 @@ does not claim it (`--unsupported store`) gets those requirements reported as un
 from __future__ import annotations
 
 import importlib
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from enum import Enum
+from functools import cache
+from pathlib import Path
 from typing import Any, TypeVar
 
 
@@ -41,6 +44,17 @@ MUST, SHOULD, MAY = Level.MUST, Level.SHOULD, Level.MAY
 
 BASES = ("spec-schema", "spec-text", "api", "sdk", "sse")
 SPEC_URL = "https://github.com/openai/openai-openapi/blob/{commit}/openapi.yaml"
+# JSON pointers into the pinned OpenAPI document, per requirement id (generated: python -m tools.specpointers)
+POINTERS_FILE = Path(__file__).with_name("spec_pointers.json")
+
+
+@cache
+def spec_pointers() -> dict[str, list[str]]:
+    try:
+        data = json.loads(POINTERS_FILE.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 @dataclass(frozen=True)
@@ -57,6 +71,7 @@ class Requirement:
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["level"] = self.level.value
+        data["spec_pointers"] = spec_pointers().get(self.id, [])
         return data
 
 

@@ -49,7 +49,7 @@ REQUIREMENTS: list[Requirement] = [
     Requirement(
         "CLIENT-PARAM-001", SHOULD, AREA,
         "client_metadata, sent by the Codex CLI on every request, is accepted (the official API takes it)",
-        "outside the pinned spec (CreateResponse has no client_metadata); the official API accepts it",
+        "CreateResponse (the request object: client_metadata is outside the pinned spec; the official API accepts it)",
         basis="api", feature="clients",
     ),
     Requirement(

@@ -44,7 +44,7 @@ REQUIREMENTS: list[Requirement] = [
     ),
     Requirement(
         "ERROR-007", MUST, AREA,
-        "A form-encoded body (not JSON) gets a 4xx, never a 5xx nor an error in a 2xx",
+        "A form-encoded body gets a 4xx or is served (a 2xx response object); never a 5xx nor an error in a 2xx",
         f"POST /v1/responses requestBody content: application/json; {_4XX}", basis="sse",
     ),
     Requirement(

@@ -12,7 +12,7 @@ AREA = "items"
 REQUIREMENTS: list[Requirement] = [
     Requirement(
         "OUTPUT-ITEM-001", MUST, AREA,
-        "Every output item is valid against the spec schema of the variant its type names",
+        "Every output item of a type the spec defines is valid against that variant's schema",
         "Response.output; OutputItem", basis="spec-schema",
     ),
     Requirement(

@@ -104,7 +104,8 @@ REQUIREMENTS: list[Requirement] = [
     ),
     Requirement(
         "PARAM-SAMPLING-002", MUST, AREA,
-        "An accepted temperature or top_p is echoed in the response as given",
+        "An accepted temperature (0, 2) or top_p (0.1, 1) at its range's ends is echoed as the number given, "
+        "never null or absent",
         "Response.temperature; Response.top_p", basis="spec-schema",
         quote="What sampling temperature to use, between 0 and 2.",
     ),

@@ -39,6 +39,7 @@ REQUIREMENTS: list[Requirement] = [
         "REASON-LEAK-002", SHOULD, AREA,
         "The reasoning text is not repeated in the answer's output_text",
         "OutputTextContent.text; ReasoningItem.content", basis="spec-text", feature="reasoning",
+        quote="A description of the chain of thought used by a reasoning model while generating a response.",
     ),
     Requirement(
         "REASON-USAGE-001", SHOULD, AREA,

@@ -47,6 +47,8 @@ REQUIREMENTS: list[Requirement] = [
         "RESP-OBJECT-007", MUST, AREA,
         "A finished response holds no output item that is still in_progress",
         "Response.status; OutputItem.status", basis="spec-text",
+        quote="The status of the item. One of `in_progress`, `completed`, or `incomplete`. Populated when items "
+              "are returned via API.",
     ),
     Requirement(
         "RESP-OBJECT-008", MUST, AREA,
@@ -75,6 +77,8 @@ REQUIREMENTS: list[Requirement] = [
         "Parameters set in the request (instructions, metadata, temperature, top_p, tools, ...) are echoed",
         "Response.instructions/metadata/temperature/top_p/max_output_tokens/tools/tool_choice/"
         "parallel_tool_calls/text", basis="spec-text",
+        quote='createResponse example: the request\'s "instructions": "You are a helpful assistant." comes back '
+              'in the response as "instructions":"You are a helpful assistant."',
     ),
     Requirement(
         "RESP-OBJECT-013", SHOULD, AREA,
@@ -83,7 +87,8 @@ REQUIREMENTS: list[Requirement] = [
     ),
     Requirement(
         "RESP-OBJECT-014", SHOULD, AREA,
-        "store: false and reasoning.effort set in the request are reflected in the response",
+        'store: false and reasoning.effort "low" are echoed: store, if reported, is false; effort, if reported '
+        'or used, "low"',
         "Response.reasoning.effort; Response.store (OpenAI API)", basis="api",
     ),
     Requirement(

@@ -33,7 +33,7 @@ REQUIREMENTS: list[Requirement] = [
         "STREAM-SSE-002", MUST, AREA,
         "An event's SSE event: field, when present, equals the type in its data",
         "createResponse streaming example (event: <type>); ResponseStreamEvent.type", basis="spec-text",
-        feature=STREAMING,
+        feature=STREAMING, quote='event: response.created\ndata: {"type":"response.created", ...}',
     ),
     Requirement(
         "STREAM-EVENT-001", MUST, AREA,
@@ -113,9 +113,9 @@ REQUIREMENTS: list[Requirement] = [
     ),
     Requirement(
         "STREAM-TEXT-001", MUST, AREA,
-        "Reasoning text and summary deltas join to their .done values and to the final reasoning item",
+        "Reasoning text of the final response is streamed: deltas join to one .done value and the final item",
         "ResponseReasoningTextDeltaEvent/DoneEvent; ResponseReasoningSummaryTextDeltaEvent/DoneEvent",
-        basis="spec-text", feature="streaming,reasoning",
+        basis="spec-text", feature="streaming,reasoning", quote="Emitted when a reasoning text is completed.",
     ),
     Requirement(
         "STREAM-FINAL-001", MUST, AREA,
