@@ -86,7 +86,8 @@ def clean(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, res
 
 def test_clean_run_replays_with_the_same_outcomes(clean):
     directory, recorded = clean
-    assert recorded and all(r.outcome == "passed" for r in recorded.values()), outcomes(recorded)
+    # the clean server: nothing fails (OTEXT-002 is not applicable, a live client not installed skips)
+    assert recorded and not {"failed", "error"} & {r.outcome for r in recorded.values()}, outcomes(recorded)
     manifest = json.loads((directory / "manifest.json").read_text())
     assert manifest["format"] == "responses-conformance-recording/1" and manifest["api_key"] is True
     assert manifest["suite"]["version"] and manifest["options"]["fuzz_seed"] is not None
@@ -102,7 +103,10 @@ def test_clean_run_replays_with_the_same_outcomes(clean):
     assert_no_key(directory, KEY)
 
     replayed, log = replay_suite(directory)
-    assert outcomes(replayed) == outcomes(recorded), log
+    # the live clients (CLIENT-*-002) talk through their own HTTP stacks, which the suite does not record:
+    # replayed, they are not run (not recorded), never passed or failed
+    expected = {k: "not-run" if "_live" in k and v != "skipped" else v for k, v in outcomes(recorded).items()}
+    assert outcomes(replayed) == expected, log
 
 
 @pytest.mark.parametrize("defect", list(DEFECTS))
@@ -179,6 +183,7 @@ def test_vllm_recording_replays_in_ci(tmp_path: Path):
     assert_no_key(directory, VLLM_KEY)
     replayed, log = replay_suite(VLLM_RECORDING)
     got = outcomes(replayed)
-    assert got == manifest["outcomes"], (
-        {k: (v, got.get(k)) for k, v in manifest["outcomes"].items() if got.get(k) != v}, log)
+    # live clients' traffic is not recorded (their own HTTP stacks): not run on replay
+    want = {k: "not-run" if "_live" in k and v != "skipped" else v for k, v in manifest["outcomes"].items()}
+    assert got == want, ({k: (v, got.get(k)) for k, v in want.items() if got.get(k) != v}, log)
     assert "failed" in got.values()  # real deviations are re-judged, not only passes
