@@ -26,8 +26,13 @@ from tools.peers import REPO
 BASELINES = REPO / "ci" / "peers"
 SEED = ("SEED-001", "SEED-002", "SEED-003", "SEED-004")
 
-# requirement -> why the tiny model (not the server) leaves it unjudged on that engine
-VLLM_SKIPS = {
+# requirement -> why it is not judged on that engine: the tiny model cannot do more, or nothing is there to
+# judge (not applicable)
+COMMON = {
+    "OTEXT-002": "not applicable: the response has no output_text field (an SDK-only property the official API "
+                 "does not send either)",
+}
+VLLM_SKIPS = {**COMMON,
     "PARAM-PARALLEL-001": "the checkpoint makes one call per request: parallel_tool_calls false cannot be told apart",
     "STREAM-TEXT-001": "its tool_call stream case: the checkpoint does not reason before a tool call",
     "PARAM-JSON-001": "grammar-constrained JSON (json_schema): as PARAM-JSON-002, the sampled tiny model may loop "
@@ -43,7 +48,10 @@ VLLM_SKIPS = {
                          "the Codex CLI's prompt exceeds the 2048-token context",
     "CLIENT-CODEX-002": "codex exec live: its prompt exceeds the checkpoint's 2048-token context",
 }
-LLAMACPP_SKIPS = {
+LLAMACPP_SKIPS = {**COMMON,
+    "CLIENT-CODEX-001": "cannot judge: the Codex CLI's ~24,000-token prompt exceeds llama-server's 4096-token "
+                        "context (exceed_context_size_error)",
+    "CLIENT-CODEX-002": "codex exec live: the same prompt exceeds the context (or the Codex CLI is not installed)",
     "PARAM-PARALLEL-001": VLLM_SKIPS["PARAM-PARALLEL-001"],
     "STREAM-INDEX-001": "not applicable: llama.cpp's stream events carry no output_index (STREAM-EVENT-002 fails)",
     "RESP-OBJECT-017": "cannot judge: llama.cpp's usage lacks the details (RESP-OBJECT-016 fails)",
