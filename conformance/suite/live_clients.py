@@ -12,6 +12,7 @@ as the test's evidence.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import importlib.metadata
 import importlib.util
 import json
@@ -19,6 +20,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,6 +33,7 @@ from conformance.base.redact import REDACTOR
 from conformance.judge.checks import ModelDidNotCooperate
 from conformance.judge.replay import CONTEXT_EXCEEDED
 from conformance.judge.responses import ANSWER
+from conformance.wire.guard import LIVENESS
 from conformance.wire.http import Exchange, record
 
 PLAIN = "Say hello in five words."
@@ -346,23 +349,59 @@ def run_live(client: LiveClient, url: str, api_key: str | None, model: str, time
                           "Expected: the client library imports and accepts the server's URL") from None
     cleanup = [run for step, run in steps if step == "cleanup"]
     try:
-        _run_steps(client, [(step, run) for step, run in steps if step != "cleanup"], done)
+        _run_steps(client, [(step, run) for step, run in steps if step != "cleanup"], done, timeout * STEP_REQUESTS)
     finally:
         for run in cleanup:
             run()
     return done
 
 
-def _run_steps(client: LiveClient, steps: list[tuple[str, Callable[[], Any]]], done: list[str]) -> None:
-    for step, run in steps:
+STEP_REQUESTS = 4  # a step's share of the deadline, in request timeouts (a tool loop makes two or three requests)
+
+
+def _within(run: Callable[[], Any], seconds: float) -> None:
+    """Run the client's steps with one total deadline. The clients' own HTTP stacks time out per read, so a
+    server that trickles bytes would hold them for hours (issue 14): the steps run, in order and on one
+    thread (clients keep per-thread event loops), in a daemon thread abandoned at the deadline."""
+    box: dict[str, BaseException] = {}
+
+    def target() -> None:
         try:
             run()
-        except ModelDidNotCooperate:
-            raise
-        except Exception as exc:  # the client's own error is the finding: report it, never a traceback
-            raise LiveProblem(
-                f"{client.package} {client.version}, step {step!r} failed with the client's own error\n"
-                f"Received: {type(exc).__module__}.{type(exc).__qualname__}: {str(exc)[:1500]}\n"
-                f"Expected: the step completes, as it does against the OpenAI API"
-                + (f"\nSteps that completed: {', '.join(done)}" if done else "")) from None
-        done.append(step)
+        except BaseException as exc:  # handed to the caller, re-raised there
+            box["error"] = exc
+
+    context = contextvars.copy_context()  # the test's evidence record lives in a context variable
+    worker = threading.Thread(target=context.run, args=(target,), name="rc-live-client", daemon=True)
+    worker.start()
+    worker.join(seconds)
+    if worker.is_alive():
+        raise TimeoutError(f"no end within {seconds:.0f} s, the client's whole deadline")
+    if "error" in box:
+        raise box["error"]
+
+
+def _run_steps(client: LiveClient, steps: list[tuple[str, Callable[[], Any]]], done: list[str],
+               deadline: float) -> None:
+    if LIVENESS.dead:  # the guard found the server gone: fail at once, as every other test does
+        raise LiveProblem(f"{client.package} {client.version} not run\nReceived: {LIVENESS.dead}\n"
+                          "Expected: a server that answers for the whole run")
+    current: list[str] = []
+
+    def all_steps() -> None:
+        for step, run in steps:
+            current[:] = [step]
+            run()
+            done.append(step)
+
+    try:
+        _within(all_steps, deadline * max(1, len(steps)))
+    except ModelDidNotCooperate:
+        raise
+    except Exception as exc:  # the client's own error is the finding: report it, never a traceback
+        step = current[0] if current else "set-up"
+        raise LiveProblem(
+            f"{client.package} {client.version}, step {step!r} failed with the client's own error\n"
+            f"Received: {type(exc).__module__}.{type(exc).__qualname__}: {str(exc)[:1500]}\n"
+            f"Expected: the step completes, as it does against the OpenAI API"
+            + (f"\nSteps that completed: {', '.join(done)}" if done else "")) from None
