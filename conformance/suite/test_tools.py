@@ -205,9 +205,19 @@ def test_streamed_function_call_arguments(api, model):
         def same(key: str, got: Any, where: str, item: dict[str, Any] = item) -> None:
             c.check(got == item.get(key), where, got, f"the final item's {key} {json.dumps(item.get(key))}")
 
-        # the call's events: by output_index, else by item_id (llama.cpp sends no index; a missing index is
-        # STREAM-EVENT-002's finding, not a call whose arguments were never streamed)
-        mine = [e.data for e in stream.objects if stream.item_position(e) == index]
+        # the call's events: by its item id where they name one, else by position (output_index, or item_id
+        # when indexes are absent): a wrong or missing index is STREAM-EVENT-002's or STREAM-ITEM-001's finding,
+        # not a call whose arguments were never streamed
+        call_id = item.get("id")
+
+        def about_call(e: Any, call_id: Any = call_id, index: int = index) -> bool:
+            named = e.get("item_id") if "item_id" in e.data else (e.get("item") or {}).get("id") \
+                if isinstance(e.get("item"), dict) else None
+            if isinstance(call_id, str) and call_id and isinstance(named, str) and named:
+                return named == call_id
+            return stream.item_position(e) == index
+
+        mine = [e.data for e in stream.objects if about_call(e)]
         deltas = [e for e in mine if e.get("type") == "response.function_call_arguments.delta"]
         # no delta at all joins to "": a call whose arguments arrive only whole (in .done) fails here
         same("arguments", "".join(str(e.get("delta", "")) for e in deltas),

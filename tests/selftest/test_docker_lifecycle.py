@@ -166,7 +166,9 @@ def test_sigterm_removes_the_container(engine, leftovers, tmp_path):
     leftovers.append(proc.pid)
     wait_for("the probe test to run", marker.exists, proc=proc, log=log)
     code = interrupt(proc, signal.SIGTERM)
-    assert code == -signal.SIGTERM  # handled (cleanup), then died of the signal as usual
+    # handled (cleanup, then the partial report of an interrupted run: plugin/interrupts.py), exit status 2 as
+    # for Ctrl-C; or died of the signal
+    assert code in (2, -signal.SIGTERM), code
     assert containers_of(engine, proc.pid) == [], "the container outlived SIGTERM"
 
 

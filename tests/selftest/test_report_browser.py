@@ -86,8 +86,8 @@ def dom(page, query: str = "") -> str:
 
 
 def visible_rows(html: str) -> list[tuple[str, str, str]]:
-    rows = re.findall(r'<tbody class="req" data-outcome="([^"]+)" data-level="([^"]+)" data-id="([^"]+)"([^>]*)>',
-                      html)
+    rows = re.findall(r'<tbody class="req"(?: id="[^"]*")? data-outcome="([^"]+)" data-level="([^"]+)" '
+                      r'data-id="([^"]+)"([^>]*)>', html)
     return [(o, lv, rid) for o, lv, rid, rest in rows if "hidden" not in rest]
 
 

@@ -20,17 +20,21 @@ import time
 import pytest
 from robustness_kit import ROOT, SUITE, pytest_run
 
-from tools.selftest import run_suite
+from tools.selftest import clean_problems, run_suite
 
 TIMEOUT = 10.0  # --request-timeout of these runs, as in the issue
 
 
 def test_a_correct_server_behind_gzip_scores_exactly_what_it_scores_without():
-    plain, gzipped = run_suite(None), run_suite(None, compress=True)
+    # the live client libraries and the Codex CLI bring their own HTTP stacks (not the suite's transport):
+    # left out here; the suite's own requests are the subject
+    live = ["--unsupported", "clients.live"]
+    plain, gzipped = run_suite(None, live), run_suite(None, live, compress=True)
     assert plain.results and gzipped.results, gzipped.output
     assert gzipped.outcomes == plain.outcomes, {k: (plain.outcomes.get(k), v) for k, v in gzipped.outcomes.items()
                                                 if plain.outcomes.get(k) != v}
-    assert not gzipped.failing, gzipped.output
+    # nothing fails or errors (what is declared unsupported, or not applicable on the clean server, is not a fault)
+    assert {k: v for k, v in clean_problems(gzipped).items() if v != "unsupported"} == {}, gzipped.output
 
 
 def test_a_defect_behind_gzip_is_caught_the_same():
