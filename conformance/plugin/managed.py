@@ -60,7 +60,7 @@ class Watch:
 
     def pytest_runtest_logreport(self, report: Any) -> None:
         died = getattr(self.server, "died", None)
-        problem = died() if died else None
+        problem = died(force=bool(getattr(report, "failed", False))) if died else None
         if problem:
             import pytest
 

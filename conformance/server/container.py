@@ -318,9 +318,12 @@ class DockerServer(Server):
             "engine": _engine_version(self.client),
         }
 
-    def died(self) -> str | None:
-        """After a successful start: how the container ended, if it did (checked at most twice a second)."""
-        if self._stopped or getattr(self, "handle", None) is None or time.monotonic() - self._last_check < 0.5:
+    def died(self, force: bool = False) -> str | None:
+        """After a successful start: how the container ended, if it did (checked at most twice a second, or
+        now when `force`: after a failed test, where tests that fail fast would otherwise pile up unexplained)."""
+        if self._stopped or getattr(self, "handle", None) is None:
+            return None
+        if not force and time.monotonic() - self._last_check < 0.5:
             return None
         self._last_check = time.monotonic()
         try:

@@ -165,7 +165,7 @@ class ProcessServer(Server):
     def _last_lines(self, n: int = lifecycle.LAST_LINES) -> list[str]:
         return self.logs.last(n)
 
-    def died(self) -> str | None:
+    def died(self, force: bool = False) -> str | None:  # `force`: as the container's (polling is free here)
         """After a successful start: how the process ended, if it did."""
         if self._stopped or getattr(self, "handle", None) is None or self.proc is None or self.proc.poll() is None:
             return None
