@@ -22,12 +22,12 @@ from __future__ import annotations
 import glob
 import json
 import os
-import signal
 import subprocess
 import sys
 
 import httpx
 import pytest
+from peer_kit import gate, run_peer
 
 from tools.peers import PEERS, REPO, Recipes
 from tools.selftest import run_suite
@@ -40,7 +40,6 @@ HFSERVE_MODEL = "tiny-qwen3-reasoner"
 HFSERVE_URL = "http://127.0.0.1:8000/v1"
 # seconds: install ~80 s here (up to 10 min on a slow index), start ~15 s, the seed tests ~5 s
 INSTALL_TIMEOUT, START_TIMEOUT, SUITE_TIMEOUT = 600, 200, 300
-COMMAND_TIMEOUT = INSTALL_TIMEOUT + START_TIMEOUT + SUITE_TIMEOUT + 120
 
 
 @pytest.mark.parametrize(("defect", "failing"), [
@@ -96,27 +95,10 @@ def test_seed_scenario_against_transformers_serve(tmp_path):
         pytest.skip("cannot install transformers serve: no local CPU torch wheel (/opt/wheels) and no package index")
 
     report = tmp_path / "peers"
-    tests = [str(REPO / "conformance" / "suite" / name) for name in ("test_seed.py", "test_reasoning.py")]
-    cmd = [sys.executable, "-m", "tools.peers", "run", "hfserve", "--install",
-           "--peers-dir", str(recipes.peers_dir), "--peers-sh", str(recipes.script), "--report-dir", str(report),
-           "--install-timeout", str(INSTALL_TIMEOUT), "--start-timeout", str(START_TIMEOUT),
-           "--suite-timeout", str(SUITE_TIMEOUT), "--tests", *tests, "--", *SUITE_OPTIONS]
-    proc = subprocess.Popen(cmd, cwd=str(REPO), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        out, _ = proc.communicate(timeout=COMMAND_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        proc.send_signal(signal.SIGTERM)  # the command stops what it started on SIGTERM
-        try:
-            out, _ = proc.communicate(timeout=90)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            out, _ = proc.communicate()
-        pytest.fail(f"`tools.peers run hfserve` took more than {COMMAND_TIMEOUT} s:\n{out[-3000:]}")
-    finally:
-        if already is None and _hfserve_answers() is not None:
-            recipes.stop(PEERS["hfserve"])  # never leave it running
-
-    peer = json.loads((report / "hfserve" / "peer.json").read_text())
+    tests = tuple(str(REPO / "conformance" / "suite" / name) for name in ("test_seed.py", "test_reasoning.py"))
+    res = run_peer(recipes, "hfserve", report, suite_options=tuple(SUITE_OPTIONS), tests=tests,
+                   install_timeout=INSTALL_TIMEOUT, start_timeout=START_TIMEOUT, suite_timeout=SUITE_TIMEOUT)
+    out, peer = res.output, res.peer
     if peer["status"] == "install-failed" and not _registry_reachable():
         pytest.skip(f"cannot install transformers serve (no package index): {peer['problem'][-400:]}")
     assert peer["status"] == "ran", f"{peer['status']}: {peer['problem']}\n{out[-3000:]}"
@@ -133,8 +115,6 @@ def test_seed_scenario_against_transformers_serve(tmp_path):
     sdk = by_req["SEED-004"]
     assert sdk["outcome"] == "failed", f"SEED-004 passed: has transformers serve stopped streaming by default?\n{sdk}"
     assert "Received: \"str\"" in sdk["message"] and "stream is not set" in sdk["message"], sdk["message"][:1500]
-    gate = subprocess.run([sys.executable, "-m", "conformance", "gate", "--baseline", str(BASELINE), "--strict-should",
-                           str(report / "hfserve" / "report.json")], cwd=str(REPO), capture_output=True, text=True,
-                          timeout=120)
-    assert gate.returncode == 0, f"the gate rejected the run (docs/compatibility.md triages, {BASELINE.name} lists " \
-                                 f"the known failures):\n{gate.stdout[-3000:]}{gate.stderr[-1000:]}"
+    verdict = gate(report / "hfserve" / "report.json", BASELINE)
+    assert verdict.returncode == 0, (f"the gate rejected the run (docs/compatibility.md triages, {BASELINE.name} "
+                                     f"lists the known failures):\n{verdict.stdout[-3000:]}{verdict.stderr[-1000:]}")
