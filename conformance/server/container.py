@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from conformance.base.redact import REDACTOR, redact_env, secret_env_values
+from conformance.base.redact import REDACTOR, redact_env
 from conformance.server import lifecycle
 from conformance.server.lifecycle import LogTail, Probe, Progress
 from conformance.server.preflight import Server, ServerHandle, ServerProblem
@@ -140,15 +140,8 @@ class DockerServer(Server):
         self._image: Any = None
         self._stopped = False
         self._log_thread: threading.Thread | None = None
-        for secret in [*secret_env_values(config.env), config.api_key]:
-            REDACTOR.add(secret)
         self._last_check = 0.0
-        lifecycle.register(self)
-        try:
-            self._start()
-        except BaseException:
-            self.stop()
-            raise
+        lifecycle.launch(self, config.env, config.api_key)
 
     # -- start ------------------------------------------------------------------------------
 

@@ -23,14 +23,14 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 import httpx
 
-from conformance.base.redact import REDACTOR
+from conformance.base.redact import REDACTOR, secret_env_values
 from conformance.base.safejson import loads
 from conformance.server.preflight import ServerProblem, model_ids
 from conformance.wire.guard import Unrecorded, guarded_client
@@ -241,6 +241,19 @@ def register(server: Stoppable) -> None:
     for sig in (signal.SIGTERM, signal.SIGHUP):
         previous = signal.getsignal(sig)
         signal.signal(sig, _on_signal(sig, previous))
+
+
+def launch(server: Any, env: Mapping[str, str], api_key: str | None) -> None:
+    """Start a container or process server: its secrets known to the redactor first, registered for cleanup,
+    and stopped again if the start fails or is interrupted (then the exception goes on)."""
+    for secret in [*secret_env_values(env), api_key]:
+        REDACTOR.add(secret)
+    register(server)
+    try:
+        server._start()
+    except BaseException:
+        server.stop()
+        raise
 
 
 def unregister(server: Stoppable) -> None:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from conformance.base.redact import REDACTOR, secret_env_values
+from conformance.base.redact import REDACTOR
 from conformance.server import lifecycle
 from conformance.server.lifecycle import LogTail, Probe, Progress
 from conformance.server.preflight import Server, ServerHandle, ServerProblem, check_url
@@ -99,14 +99,7 @@ class ProcessServer(Server):
         if log_path:
             log_path.parent.mkdir(parents=True, exist_ok=True)
         self.logs = LogTail(path=log_path)
-        for secret in [*secret_env_values(config.env), config.api_key]:
-            REDACTOR.add(secret)
-        lifecycle.register(self)
-        try:
-            self._start()
-        except BaseException:
-            self.stop()
-            raise
+        lifecycle.launch(self, config.env, config.api_key)
 
     def _start(self) -> None:
         cfg = self.config
