@@ -22,10 +22,12 @@ collected, not raised, so hypothesis neither stops at the first nor re-sends req
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import json
 import re
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,7 +37,7 @@ from hypothesis import strategies as st
 from conformance.judge.checks import ConformanceFailure, show
 from conformance.judge.schema import Schemas
 from conformance.wire.guard import LIVENESS
-from conformance.wire.http import ApiClient, Exchange
+from conformance.wire.http import CURRENT, ApiClient, Evidence, Exchange, record
 
 DEFAULT_SECONDS = 60.0
 MAX_TRANSPORT_FAILURES = 3  # no answer / stalled / dropped: after this many the run stops (the rest would wait)
@@ -408,12 +410,20 @@ def check_invalid(api: ApiClient, body: dict[str, Any]) -> str | None:
 
 def run(api: ApiClient, strategy: st.SearchStrategy[Any], judge: Callable[[ApiClient, Any], str | None],
         examples: int, fuzz_seed: int, explicit: Sequence[tuple[str, Any]] = (),
-        seconds: float = DEFAULT_SECONDS, label: Callable[[Any], tuple[str, Any]] | None = None) -> FuzzRun:
+        seconds: float = DEFAULT_SECONDS, label: Callable[[Any], tuple[str, Any]] | None = None,
+        concurrency: int = 1) -> FuzzRun:
     """Send the explicit examples, then `examples` generated ones; stop starting new ones after `seconds`.
 
     `judge(api, body)` returns None or the problem; a transport failure (no answer, dropped
     connection) is a finding too.  Generated values pass through `label` to get (description, body).
+    With `concurrency` > 1 the same requests are drawn first, then sent that many at a time (each
+    judged on its own exchanges, the findings in example order): the requests do not depend on each other.
     """
+    if concurrency > 1:
+        drawn = list(explicit)
+        if examples > 0:
+            _draw(strategy, examples, fuzz_seed, lambda v: drawn.append(label(v) if label else ("generated", v)))
+        return _send_together(api, drawn, judge, seconds, concurrency)
     result = FuzzRun(planned=len(explicit) + examples)
     started = time.monotonic()
     count = [0]
@@ -486,6 +496,81 @@ def _seed_alone_decides() -> Iterator[None]:
         yield
     finally:
         providers._get_local_constants = original
+
+
+def _draw(strategy: st.SearchStrategy[Any], examples: int, fuzz_seed: int, keep: Callable[[Any], None]) -> None:
+    """The values `run` would generate with this seed, without sending anything."""
+    @settings(max_examples=max(examples, 1), deadline=None, database=None, derandomize=False,
+              phases=(Phase.generate,), suppress_health_check=list(HealthCheck), print_blob=False,
+              report_multiple_bugs=False, verbosity=Verbosity.quiet)
+    @seed(fuzz_seed)
+    @given(strategy)
+    def generated(value: Any) -> None:
+        keep(value)
+
+    with _seed_alone_decides():
+        generated()
+
+
+def _send_together(api: ApiClient, drawn: list[tuple[str, Any]], judge: Callable[[ApiClient, Any], str | None],
+                   seconds: float, concurrency: int) -> FuzzRun:
+    """Send `drawn` at most `concurrency` at a time, in order; stop starting new ones as `run` does."""
+    result = FuzzRun(planned=len(drawn))
+    started = time.monotonic()
+
+    def send(body: Any) -> tuple[str | None, list[Exchange]]:
+        evidence = Evidence()  # this request's exchanges alone (the test's evidence gets them in order)
+        CURRENT.set(evidence)
+        try:
+            problem = judge(api, body)
+        except ConformanceFailure as exc:  # no answer, dropped connection, stalled: all findings
+            problem = f"Received: {exc}\nExpected: an answer"
+        return problem, evidence.exchanges
+
+    def stop_now() -> bool:
+        if time.monotonic() - started > seconds or LIVENESS.dead or \
+                result.transport_failures >= MAX_TRANSPORT_FAILURES:
+            result.stopped_early = True
+        return result.stopped_early
+
+    pending: dict[int, Future[tuple[str | None, list[Exchange]]]] = {}
+    done: dict[int, tuple[str | None, list[Exchange]]] = {}
+    following = 0  # the next example whose outcome is taken, in order
+    with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="rc-fuzz") as pool:
+        for i, (_, body) in enumerate(drawn):
+            while len(pending) >= concurrency:
+                finished, _ = wait(pending.values(), return_when=FIRST_COMPLETED)
+                for j in [j for j, f in pending.items() if f in finished]:
+                    done[j] = pending.pop(j).result()
+                following = _take_in_order(drawn, done, following, result)
+            if stop_now():
+                break
+            result.sent += 1
+            pending[i] = pool.submit(contextvars.copy_context().run, send, body)
+        for j, f in pending.items():
+            done[j] = f.result()
+    _take_in_order(drawn, done, following, result)
+    if result.stopped_early and LIVENESS.dead:
+        result.findings.append(Finding(f"after example {result.sent}", f"Received: {LIVENESS.dead}\n"
+                                       "Expected: an answer to every request", None))
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def _take_in_order(drawn: list[tuple[str, Any]], done: dict[int, tuple[str | None, list[Exchange]]],
+                   following: int, result: FuzzRun) -> int:
+    """Record the outcomes that are next in example order: their exchanges as evidence, their findings."""
+    while following in done:
+        problem, exchanges = done.pop(following)
+        for ex in exchanges:
+            record(ex)
+        if problem:
+            last = exchanges[-1] if exchanges else None
+            result.findings.append(Finding(f"example {following + 1} ({drawn[following][0]})", problem, last))
+            if last is not None and last.error and "the error body" not in last.error:
+                result.transport_failures += 1
+        following += 1
+    return following
 
 
 class _Stop(Exception):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -41,6 +42,37 @@ def ok_object(reply: Reply, what: str) -> dict[str, Any]:
 
 
 _SHARED: dict[tuple[Any, ...], Reply] = {}
+_SHARED_STREAMS: dict[tuple[Any, ...], StreamReply] = {}
+_SHARED_LOCK = threading.Lock()
+_ASKING: dict[tuple[Any, ...], threading.Event] = {}  # replies being fetched, for tests that run together
+
+R = TypeVar("R", Reply, StreamReply)
+
+
+def _shared(cache: dict[tuple[Any, ...], R], key: tuple[Any, ...], fetch: Callable[[], R]) -> R:
+    """The cached reply for `key`, else `fetch()` once: a test asking while another fetches it waits
+    (`--concurrency`), then reads the same reply; a fetch that raised is cached by nobody (as before)."""
+    while True:
+        with _SHARED_LOCK:
+            reply = cache.get(key)
+            if reply is not None:
+                break
+            asking = _ASKING.get(key)
+            if asking is None:
+                _ASKING[key] = threading.Event()
+                break
+        asking.wait()  # bounded: the fetch has its request's deadline
+    if reply is not None:
+        record(reply.exchange)
+        return reply
+    try:
+        reply = fetch()
+        with _SHARED_LOCK:
+            cache[key] = reply
+    finally:
+        with _SHARED_LOCK:
+            _ASKING.pop(key).set()
+    return reply
 
 
 def send_shared(api: ApiClient, method: str, path: str, *, json_body: Any = None, content: bytes | str | None = None,
@@ -52,14 +84,13 @@ def send_shared(api: ApiClient, method: str, path: str, *, json_body: Any = None
     """
     key = (id(api), method, path, json.dumps(json_body, sort_keys=True), content,
            json.dumps(headers or {}, sort_keys=True))
-    reply = _SHARED.get(key)
-    if reply is None:
+
+    def fetch() -> Reply:
         reply = api.request(method, path, json_body=json_body, content=content, headers=headers)
         # a reply cut at the cap is judged by its start only: keep that, not megabytes per cached reply
-        _SHARED[key] = dataclasses.replace(reply, body=reply.body[:KEEP_BODY]) if reply.truncated else reply
-    else:
-        record(reply.exchange)
-    return reply
+        return dataclasses.replace(reply, body=reply.body[:KEEP_BODY]) if reply.truncated else reply
+
+    return _shared(_SHARED, key, fetch)
 
 
 def post_shared(api: ApiClient, body: dict[str, Any], what: str = "POST /v1/responses") -> dict[str, Any]:
@@ -92,19 +123,10 @@ def stream_ok(api: ApiClient, body: dict[str, Any], what: str = "POST /v1/respon
     return reply
 
 
-_SHARED_STREAMS: dict[tuple[Any, ...], StreamReply] = {}
-
-
 def stream_shared(api: ApiClient, body: dict[str, Any], what: str = "POST /v1/responses (stream)") -> StreamReply:
     """`stream_ok`, one request per distinct body per test process; the exchange re-recorded per reader."""
-    key = (id(api), json.dumps(body, sort_keys=True))
-    reply = _SHARED_STREAMS.get(key)
-    if reply is None:
-        reply = stream_ok(api, body, what)
-        _SHARED_STREAMS[key] = reply
-    else:
-        record(reply.exchange)
-    return reply
+    return _shared(_SHARED_STREAMS, ("stream", id(api), json.dumps(body, sort_keys=True)),
+                   lambda: stream_ok(api, body, what))
 
 
 def output_text(resp: dict[str, Any]) -> str:

@@ -26,8 +26,8 @@ from conformance.judge.profiles import (
     define_profiles,
     unsupported_feature,
 )
+from conformance.plugin import concurrency, hygiene, interrupts, managed, recording
 from conformance.plugin import config as file_config
-from conformance.plugin import hygiene, interrupts, managed, recording
 from conformance.plugin.options import feature_problem, option_problem
 from conformance.plugin.reporting import (
     add_allure_marks,
@@ -100,6 +100,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--load-concurrency", type=int, default=8,
                     help="concurrent requests of the load requirements (ROBUST-LOAD-*; 0 skips them; at most 64; "
                     "they go only to the server under test; default: 8)")
+    concurrency.add_options(group)  # --concurrency N
+    group.addoption("--refserver-latency", type=float, default=0.0, metavar="SECONDS",
+                    help="the embedded reference server takes this long per POST /v1/responses, as a model would "
+                    "(concurrent requests wait together; benchmarks and self-tests)")
+    group.addoption("--refserver-serial", action="store_true",
+                    help="with --refserver-latency: the embedded server answers one request at a time")
     managed.add_options(group)  # --server-image, --server-preset, --server-cmd, ...
     recording.add_options(group)  # --record DIR, --replay DIR
 
@@ -137,6 +143,8 @@ def _is_worker(config: pytest.Config) -> bool:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "requirement(id, level): the conformance requirement a test checks")
+    config.addinivalue_line("markers", "alone(reason): run in its turn with no other test's request in flight "
+                            "(--concurrency)")
     config.addinivalue_line("markers", "feature(name): a test case that exists only for this feature: "
                             "deselected when the feature is declared unsupported (--unsupported/--profile)")
     for area in AREA_MODULES:
@@ -148,6 +156,8 @@ def pytest_configure(config: pytest.Config) -> None:
     except (file_config.ConfigError, ProfileError, SelectionError, gate.InputError) as exc:
         raise pytest.UsageError(f"responses-conformance: {exc}") from None
     recording.start_process(config.option)
+    if not config.option.collectonly:
+        concurrency.configure(config, getattr(config, "workerinput", {}).get("workercount", 1))
     if _is_worker(config):
         raw = config.workerinput.get("rc_server")  # type: ignore[attr-defined]
         if raw:
@@ -186,7 +196,8 @@ def _apply_options(config: pytest.Config) -> None:
         from_file = any(o[2:].replace("-", "_") in loaded.values and o not in given for o in names)
         return problem + (f" (set in {loaded.path})" if from_file else "")
 
-    problem = option_problem(config.option, features) or recording.problem(config.option)
+    problem = (option_problem(config.option, features) or concurrency.option_problem(config.option)
+               or recording.problem(config.option))
     if problem:
         raise file_config.ConfigError(where(problem))
     try:
@@ -213,7 +224,8 @@ def start_server(config: pytest.Config) -> ServerHandle:
     if server is None and opt.server_url:
         server = RemoteServer(opt.server_url, opt.model, opt.api_key)
     elif server is None:
-        server = EmbeddedServer(opt.model, defect=opt.refserver_defect)
+        server = EmbeddedServer(opt.model, defect=opt.refserver_defect, latency=opt.refserver_latency,
+                                serial=opt.refserver_serial)
     config.stash[SERVER_KEY] = server
     try:
         handle = preflight(server.handle)

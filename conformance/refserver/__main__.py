@@ -18,6 +18,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--api-key", help="require this bearer token on /v1 routes")
     parser.add_argument("--gzip", action="store_true",
                         help="gzip every reply a request accepts gzip for (valid HTTP: nothing may fail)")
+    parser.add_argument("--latency", type=float, default=0.0, metavar="SECONDS",
+                        help="add this much model time to every POST /v1/responses (concurrent requests wait "
+                        "together, as on a batching server)")
+    parser.add_argument("--serial", action="store_true",
+                        help="with --latency: generate for one request at a time (requests queue)")
     parser.add_argument("--list-defects", action="store_true", help="list the planted defects and exit")
     parser.add_argument("--verbose", action="store_true", help="log every request")
     args = parser.parse_args(argv)
@@ -27,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         server = RefServer(args.host, args.port, defect=args.defect, api_key=args.api_key, quiet=not args.verbose,
-                           compress=args.gzip)
+                           compress=args.gzip, latency=args.latency, serial=args.serial)
     except KeyError as exc:
         print(f"error: {exc.args[0]}", file=sys.stderr)
         return 2

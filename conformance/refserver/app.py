@@ -51,9 +51,15 @@ class RefServer(ThreadingHTTPServer):
     request_queue_size = 64
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, defect: str | None = None,
-                 api_key: str | None = None, quiet: bool = True, compress: bool = False) -> None:
+                 api_key: str | None = None, quiet: bool = True, compress: bool = False,
+                 latency: float = 0.0, serial: bool = False) -> None:
         self.defect = defect_registry.get(defect)
         self.compress = compress
+        # a model's time per POST /v1/responses: concurrent requests wait together (a batching server),
+        # or one after another with `serial` (a server that generates for one request at a time)
+        self.latency = max(0.0, latency)
+        self.serial = serial
+        self.generating = threading.Lock()
         self.api_key = api_key
         self.quiet = quiet
         self.lock = threading.Lock()
@@ -334,6 +340,9 @@ class Handler(BaseHTTPRequestHandler):
             raise ApiError(400, "We could not parse the JSON body of your request. The OpenAI API expects "
                            "a JSON payload.", None, None) from None
         ctx.body = body
+        if self.server.latency:
+            with self.server.generating if self.server.serial else contextlib.nullcontext():
+                time.sleep(self.server.latency)
         resp = self.server.create(ctx, body)
         if ctx.stream:
             self._stream(ctx, resp)
@@ -377,9 +386,11 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def start_in_thread(port: int = 0, defect: str | None = None, api_key: str | None = None,
-                    host: str = "127.0.0.1", compress: bool = False) -> RefServer:
+                    host: str = "127.0.0.1", compress: bool = False, latency: float = 0.0,
+                    serial: bool = False) -> RefServer:
     """Start a server on a free loopback port (port 0) in a daemon thread; `.url` ends in /v1."""
-    server = RefServer(host, port, defect=defect, api_key=api_key, compress=compress)
+    server = RefServer(host, port, defect=defect, api_key=api_key, compress=compress, latency=latency,
+                       serial=serial)
     # shutdown() waits for the loop's next poll: 0.5 s by default, paid by every suite run and self-test
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="refserver",
                               daemon=True)

@@ -63,10 +63,11 @@ class RemoteServer(Server):
 class EmbeddedServer(Server):
     """The reference server in a thread of this process, on a free loopback port."""
 
-    def __init__(self, model: str | None, api_key: str | None = None, defect: str | None = None) -> None:
+    def __init__(self, model: str | None, api_key: str | None = None, defect: str | None = None,
+                 latency: float = 0.0, serial: bool = False) -> None:
         from conformance.refserver import start_in_thread
 
-        self._server = start_in_thread(defect=defect, api_key=api_key)
+        self._server = start_in_thread(defect=defect, api_key=api_key, latency=latency, serial=serial)
         self.handle = ServerHandle(url=self._server.url, model=model or "ref-reasoner", api_key=api_key,
                                    kind="embedded", info={"server": "embedded reference server",
                                                           "defect": defect})

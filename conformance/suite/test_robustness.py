@@ -142,6 +142,7 @@ def _fuzz_report(run: fuzz.FuzzRun, what: str, seed: int, examples: int) -> None
 
 
 @requirement("ROBUST-FUZZ-001", MUST)
+@pytest.mark.alone("generated requests: a server they break is not blamed on other tests")
 def test_fuzz_valid_requests_succeed(api, model, pytestconfig):
     examples, seed = pytestconfig.option.fuzz_examples, pytestconfig.option.fuzz_seed
     if examples == 0:
@@ -149,18 +150,20 @@ def test_fuzz_valid_requests_succeed(api, model, pytestconfig):
     space = fuzz.RequestSpace.load()
     run = fuzz.run(api, fuzz.valid_requests(model, supports(pytestconfig, "streaming"), space), fuzz.check_valid,
                    examples, seed, explicit=fuzz.explicit_valid(model, space),
-                   label=lambda body: ("generated" + (", streamed" if body.get("stream") else ""), body))
+                   label=lambda body: ("generated" + (", streamed" if body.get("stream") else ""), body),
+                   concurrency=pytestconfig.option.concurrency)
     _fuzz_report(run, "valid requests", seed, examples)
 
 
 @requirement("ROBUST-FUZZ-002", MUST)
+@pytest.mark.alone("generated requests: a server they break is not blamed on other tests")
 def test_fuzz_invalid_requests_rejected(api, model, pytestconfig):
     examples, seed = pytestconfig.option.fuzz_examples, pytestconfig.option.fuzz_seed
     if examples == 0:
         pytest.skip("fuzzing disabled (--fuzz-examples 0)")
     skip = () if supports(pytestconfig, "store") else ("store",)  # a field a server without storage may ignore
     run = fuzz.run(api, fuzz.invalid_requests(model, skip=skip), fuzz.check_invalid, examples, seed,
-                   label=lambda v: v)
+                   label=lambda v: v, concurrency=pytestconfig.option.concurrency)
     _fuzz_report(run, "invalid requests", seed, examples)
 
 
@@ -184,6 +187,7 @@ def _load_run(api: ApiClient, model: str, config: pytest.Config) -> load.LoadRun
 
 
 @requirement("ROBUST-LOAD-001", MUST)
+@pytest.mark.alone("measures concurrency itself")
 def test_concurrent_requests_complete(api, model, pytestconfig):
     run = _load_run(api, model, pytestconfig)
     bad = [o for o in run.outcomes if o.problem]
@@ -198,6 +202,7 @@ def test_concurrent_requests_complete(api, model, pytestconfig):
 
 
 @requirement("ROBUST-LOAD-002", MUST)
+@pytest.mark.alone("measures concurrency itself")
 def test_concurrent_responses_never_mix(api, model, pytestconfig):
     run = _load_run(api, model, pytestconfig)
     done = [o for o in run.outcomes if o.response is not None]

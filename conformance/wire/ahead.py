@@ -1,0 +1,194 @@
+"""Requests in flight together: run independent jobs ahead of their turn, on a bounded pool.
+
+A job is everything one test sends and reads, run on a worker thread with its own `Evidence`, so a
+test's own requests still follow each other (turn 2 after turn 1) while other tests' requests wait
+on the server at the same time.  The plugin (`plugin.concurrency`) decides what a job is and hands
+its outcome back to the test in its turn; this module keeps the pool honest:
+
+- at most `limit` jobs run at once, starting at 2 and doubling while answers come back quickly
+  (slow start: a server that queues requests shows it before many wait in its queue);
+- `pause()` lets no new job start and `drain()` waits for the running ones, so a job can be re-run
+  alone, or a test that must be alone (load, fuzz, live clients) gets the server to itself;
+- `serial(reason)` ends running ahead for the rest of the run (jobs not started are dropped: their
+  tests run in their turn, as with `--concurrency 1`), the reason kept for the report;
+- `trouble(exchanges)` names what in a job's exchanges may come from running it together with
+  others (429, 5xx, no answer): such a job is judged again alone before its verdict counts.
+
+Workers are daemon threads (not `concurrent.futures.ThreadPoolExecutor`, whose threads the
+interpreter joins at exit): an interrupted run must not wait for requests still in flight.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Hashable, Iterable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any
+
+from conformance.wire.http import Exchange
+
+# a request slower than this share of the request timeout while others were in flight ends running
+# ahead: on a server that queues requests, the ones behind it could reach their deadline waiting
+SLOW_SHARE = 0.25
+START_LIMIT = 2
+
+
+@dataclass
+class Outcome:
+    """What a job did: its result or exception, the exchanges it recorded, when it ran."""
+
+    value: Any = None
+    error: BaseException | None = None
+    exchanges: list[Exchange] = field(default_factory=list)
+    started: float = 0.0
+    ended: float = 0.0
+    together: int = 0  # the most jobs running at once while it ran (itself included)
+
+
+def trouble(exchanges: Iterable[Exchange]) -> str | None:
+    """What in these exchanges may come from running together with other requests, or None.
+
+    429 (rate limited), 5xx (overloaded, a proxy's gateway timeout), or no answer at all (a dropped
+    connection, a deadline passed in a queue): judged again alone before the verdict counts.
+    """
+    for ex in exchanges:
+        if ex.status == 429:
+            return f"HTTP 429 from {ex.method} {ex.url}"
+        if ex.status is not None and ex.status >= 500:
+            return f"HTTP {ex.status} from {ex.method} {ex.url}"
+        if ex.status is None and ex.error:
+            return f"no answer from {ex.method} {ex.url} ({ex.error[:160]})"
+    return None
+
+
+class Ahead:
+    """A bounded pool running jobs ahead of their turn; see the module docstring."""
+
+    def __init__(self, limit: int, request_timeout: float) -> None:
+        self.max_limit = max(1, limit)
+        self.limit = min(START_LIMIT, self.max_limit)
+        self.slow_after = request_timeout * SLOW_SHARE
+        self.serial_reason: str | None = None
+        self.peak = 0  # the most jobs that ran at once
+        self.started = 0  # jobs started
+        self._queue: deque[tuple[Hashable, Callable[[Outcome], Any], Future[Outcome], contextvars.Context]] = deque()
+        self._futures: dict[Hashable, Future[Outcome]] = {}
+        self._running = 0
+        self._paused = 0
+        self._fast_in_a_row = 0
+        self._cond = threading.Condition()
+        self._closed = False
+        self._threads = [threading.Thread(target=self._work, name=f"rc-ahead-{i}", daemon=True)
+                         for i in range(self.max_limit)]
+        for t in self._threads:
+            t.start()
+
+    # -- the main thread's side ---------------------------------------------------------------------
+
+    def submit(self, key: Hashable, job: Callable[[Outcome], Any]) -> bool:
+        """Queue `job` (run in a copy of the caller's context, given the `Outcome` it may record its
+        exchanges in); False when not running ahead any more."""
+        with self._cond:
+            if self.serial_reason is not None or self._closed or key in self._futures:
+                return False
+            future: Future[Outcome] = Future()
+            self._futures[key] = future
+            self._queue.append((key, job, future, contextvars.copy_context()))
+            self._cond.notify_all()
+            return True
+
+    def take(self, key: Hashable) -> Outcome | None:
+        """The job's outcome, waiting for it; None when it was never queued or was dropped unstarted."""
+        with self._cond:
+            future = self._futures.pop(key, None)
+            if future is None:
+                return None
+            for i, queued in enumerate(self._queue):
+                if queued[0] == key:  # not started: the test runs in its turn instead
+                    del self._queue[i]
+                    return None
+        return future.result()
+
+    def submitted(self, key: Hashable) -> bool:
+        with self._cond:
+            return key in self._futures
+
+    def pause(self) -> None:
+        """Start no new job until `resume()` (calls nest)."""
+        with self._cond:
+            self._paused += 1
+
+    def resume(self) -> None:
+        with self._cond:
+            self._paused = max(0, self._paused - 1)
+            self._cond.notify_all()
+
+    def drain(self) -> None:
+        """Wait until no job runs (bounded: every request a job sends has its own deadline)."""
+        with self._cond:
+            while self._running:
+                self._cond.wait(0.5)
+
+    def serial(self, reason: str) -> None:
+        """Run nothing ahead any more: jobs not started are dropped (their tests run in their turn)."""
+        with self._cond:
+            if self.serial_reason is None:
+                self.serial_reason = reason
+            for key, _, _, _ in self._queue:
+                self._futures.pop(key, None)
+            self._queue.clear()
+            self._cond.notify_all()
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            for key, _, _, _ in self._queue:
+                self._futures.pop(key, None)
+            self._queue.clear()
+            self._cond.notify_all()
+
+    # -- the workers ---------------------------------------------------------------------------------
+
+    def _work(self) -> None:
+        while True:
+            with self._cond:
+                while not self._closed and (not self._queue or self._paused or self._running >= self.limit):
+                    self._cond.wait()
+                if self._closed:
+                    return
+                _, job, future, context = self._queue.popleft()
+                self._running += 1
+                self.started += 1
+                self.peak = max(self.peak, self._running)
+                together = self._running
+            outcome = Outcome(started=time.monotonic(), together=together)
+            try:
+                outcome.value = context.run(job, outcome)
+            except BaseException as exc:  # the test's outcome (a skip, a failure, an error), handed back
+                outcome.error = exc
+            outcome.ended = time.monotonic()
+            with self._cond:
+                self._running -= 1
+                self._adapt(outcome)
+                self._cond.notify_all()
+            future.set_result(outcome)
+
+    def _adapt(self, outcome: Outcome) -> None:
+        """Slow start: double the limit after `limit` quick jobs in a row; a slow answer ends running ahead."""
+        slowest = max((ex.elapsed_ms / 1000 for ex in outcome.exchanges), default=0.0)
+        if slowest > self.slow_after and outcome.together > 1 and self.serial_reason is None:
+            self.serial_reason = (f"an answer took {slowest:.1f} s with {outcome.together} tests' requests in "
+                                  f"flight (over {SLOW_SHARE:.0%} of --request-timeout): requests queued behind "
+                                  "it could reach their deadline")
+            for key, _, _, _ in self._queue:
+                self._futures.pop(key, None)
+            self._queue.clear()
+            return
+        self._fast_in_a_row += 1
+        if self._fast_in_a_row >= self.limit and self.limit < self.max_limit:
+            self.limit = min(self.max_limit, self.limit * 2)
+            self._fast_in_a_row = 0
