@@ -423,7 +423,13 @@ def run(api: ApiClient, strategy: st.SearchStrategy[Any], judge: Callable[[ApiCl
         drawn = list(explicit)
         if examples > 0:
             _draw(strategy, examples, fuzz_seed, lambda v: drawn.append(label(v) if label else ("generated", v)))
-        return _send_together(api, drawn, judge, seconds, concurrency)
+        together, exchanges, failing = _send_together(api, drawn, judge, seconds, concurrency)
+        if all(_one(api, judge, drawn[i][1])[0] for i in failing):  # every finding holds with nothing else in flight
+            for ex in exchanges:
+                record(ex)
+            return together
+        # a finding gone alone: the server mishandles concurrent requests (ROBUST-LOAD-* judge that); the
+        # requests are judged one at a time instead, exactly as with --concurrency 1
     result = FuzzRun(planned=len(explicit) + examples)
     started = time.monotonic()
     count = [0]
@@ -512,26 +518,46 @@ def _draw(strategy: st.SearchStrategy[Any], examples: int, fuzz_seed: int, keep:
         generated()
 
 
+def _one(api: ApiClient, judge: Callable[[ApiClient, Any], str | None], body: Any) -> tuple[str | None, list[Exchange]]:
+    """Judge one request; its problem (None: handled properly) and its own exchanges."""
+    evidence = Evidence()
+    token = CURRENT.set(evidence)
+    try:
+        problem = judge(api, body)
+    except ConformanceFailure as exc:  # no answer, dropped connection, stalled: all findings
+        problem = f"Received: {exc}\nExpected: an answer"
+    finally:
+        CURRENT.reset(token)
+    return problem, evidence.exchanges
+
+
 def _send_together(api: ApiClient, drawn: list[tuple[str, Any]], judge: Callable[[ApiClient, Any], str | None],
-                   seconds: float, concurrency: int) -> FuzzRun:
-    """Send `drawn` at most `concurrency` at a time, in order; stop starting new ones as `run` does."""
+                   seconds: float, concurrency: int) -> tuple[FuzzRun, list[Exchange], list[int]]:
+    """Send `drawn` at most `concurrency` at a time, in order; stop starting new ones as `run` does.
+    Returns the run, every exchange in example order, and the examples with a finding."""
     result = FuzzRun(planned=len(drawn))
     started = time.monotonic()
-
-    def send(body: Any) -> tuple[str | None, list[Exchange]]:
-        evidence = Evidence()  # this request's exchanges alone (the test's evidence gets them in order)
-        CURRENT.set(evidence)
-        try:
-            problem = judge(api, body)
-        except ConformanceFailure as exc:  # no answer, dropped connection, stalled: all findings
-            problem = f"Received: {exc}\nExpected: an answer"
-        return problem, evidence.exchanges
+    exchanges: list[Exchange] = []
+    failing: list[int] = []
 
     def stop_now() -> bool:
         if time.monotonic() - started > seconds or LIVENESS.dead or \
                 result.transport_failures >= MAX_TRANSPORT_FAILURES:
             result.stopped_early = True
         return result.stopped_early
+
+    def take_in_order() -> None:
+        nonlocal following
+        while following in done:
+            problem, got = done.pop(following)
+            exchanges.extend(got)
+            if problem:
+                failing.append(following)
+                last = got[-1] if got else None
+                result.findings.append(Finding(f"example {following + 1} ({drawn[following][0]})", problem, last))
+                if last is not None and last.error and "the error body" not in last.error:
+                    result.transport_failures += 1
+            following += 1
 
     pending: dict[int, Future[tuple[str | None, list[Exchange]]]] = {}
     done: dict[int, tuple[str | None, list[Exchange]]] = {}
@@ -542,35 +568,19 @@ def _send_together(api: ApiClient, drawn: list[tuple[str, Any]], judge: Callable
                 finished, _ = wait(pending.values(), return_when=FIRST_COMPLETED)
                 for j in [j for j, f in pending.items() if f in finished]:
                     done[j] = pending.pop(j).result()
-                following = _take_in_order(drawn, done, following, result)
+                take_in_order()
             if stop_now():
                 break
             result.sent += 1
-            pending[i] = pool.submit(contextvars.copy_context().run, send, body)
+            pending[i] = pool.submit(contextvars.copy_context().run, _one, api, judge, body)
         for j, f in pending.items():
             done[j] = f.result()
-    _take_in_order(drawn, done, following, result)
+    take_in_order()
     if result.stopped_early and LIVENESS.dead:
         result.findings.append(Finding(f"after example {result.sent}", f"Received: {LIVENESS.dead}\n"
                                        "Expected: an answer to every request", None))
     result.seconds = time.monotonic() - started
-    return result
-
-
-def _take_in_order(drawn: list[tuple[str, Any]], done: dict[int, tuple[str | None, list[Exchange]]],
-                   following: int, result: FuzzRun) -> int:
-    """Record the outcomes that are next in example order: their exchanges as evidence, their findings."""
-    while following in done:
-        problem, exchanges = done.pop(following)
-        for ex in exchanges:
-            record(ex)
-        if problem:
-            last = exchanges[-1] if exchanges else None
-            result.findings.append(Finding(f"example {following + 1} ({drawn[following][0]})", problem, last))
-            if last is not None and last.error and "the error body" not in last.error:
-                result.transport_failures += 1
-        following += 1
-    return following
+    return result, exchanges, failing
 
 
 class _Stop(Exception):

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from conformance.base.failure import show
+from conformance.base.once import Once
 from conformance.judge.responses import ANSWER, final_response
 from conformance.wire.http import CURRENT, Exchange, record
 
@@ -342,23 +343,23 @@ class Replay:
     exchanges: list[Exchange] = field(default_factory=list)
 
 
-_REPLAYS: dict[tuple[int, str, str], Replay] = {}
+_REPLAYS = Once()  # fetched once even when several tests reading one scenario run together
 
 
 def replay(api: Any, model: str, scenario: Scenario) -> Replay:
     """The scenario's turns, replayed once per test process; the exchanges re-recorded per reader."""
-    key = (id(api), model, scenario.name)
-    done = _REPLAYS.get(key)
-    if done is not None:
+    def fetch() -> Replay:
+        evidence = CURRENT.get()
+        before = len(evidence.exchanges) if evidence is not None else 0
+        done = _replay(api, model, scenario)
+        if evidence is not None:
+            done.exchanges = list(evidence.exchanges[before:])
+        return done
+
+    done, fetched = _REPLAYS.get((id(api), model, scenario.name), fetch)
+    if not fetched:
         for ex in done.exchanges:
             record(ex)
-        return done
-    evidence = CURRENT.get()
-    before = len(evidence.exchanges) if evidence is not None else 0
-    done = _replay(api, model, scenario)
-    if evidence is not None:
-        done.exchanges = list(evidence.exchanges[before:])
-    _REPLAYS[key] = done
     return done
 
 

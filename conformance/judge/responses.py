@@ -9,10 +9,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from conformance.base.once import Once
 from conformance.judge.checks import SERVER_AT_FAULT, ConformanceFailure, show
 from conformance.wire.http import KEEP_BODY, ApiClient, Reply, StreamReply, record
 
@@ -41,37 +41,14 @@ def ok_object(reply: Reply, what: str) -> dict[str, Any]:
     return reply.json_object(f"the body of {what}")
 
 
-_SHARED: dict[tuple[Any, ...], Reply] = {}
-_SHARED_STREAMS: dict[tuple[Any, ...], StreamReply] = {}
-_SHARED_LOCK = threading.Lock()
-_ASKING: dict[tuple[Any, ...], threading.Event] = {}  # replies being fetched, for tests that run together
-
-R = TypeVar("R", Reply, StreamReply)
+_SHARED = Once()  # replies several tests read; fetched once even when the tests run together
 
 
-def _shared(cache: dict[tuple[Any, ...], R], key: tuple[Any, ...], fetch: Callable[[], R]) -> R:
-    """The cached reply for `key`, else `fetch()` once: a test asking while another fetches it waits
-    (`--concurrency`), then reads the same reply; a fetch that raised is cached by nobody (as before)."""
-    while True:
-        with _SHARED_LOCK:
-            reply = cache.get(key)
-            if reply is not None:
-                break
-            asking = _ASKING.get(key)
-            if asking is None:
-                _ASKING[key] = threading.Event()
-                break
-        asking.wait()  # bounded: the fetch has its request's deadline
-    if reply is not None:
+def _shared(key: tuple[Any, ...], fetch: Callable[[], Reply | StreamReply]) -> Any:
+    """The reply for `key`, fetched once; a reader that did not fetch it records its exchange as evidence."""
+    reply, fetched = _SHARED.get(key, fetch)
+    if not fetched:
         record(reply.exchange)
-        return reply
-    try:
-        reply = fetch()
-        with _SHARED_LOCK:
-            cache[key] = reply
-    finally:
-        with _SHARED_LOCK:
-            _ASKING.pop(key).set()
     return reply
 
 
@@ -90,7 +67,7 @@ def send_shared(api: ApiClient, method: str, path: str, *, json_body: Any = None
         # a reply cut at the cap is judged by its start only: keep that, not megabytes per cached reply
         return dataclasses.replace(reply, body=reply.body[:KEEP_BODY]) if reply.truncated else reply
 
-    return _shared(_SHARED, key, fetch)
+    return _shared(key, fetch)
 
 
 def post_shared(api: ApiClient, body: dict[str, Any], what: str = "POST /v1/responses") -> dict[str, Any]:
@@ -125,8 +102,7 @@ def stream_ok(api: ApiClient, body: dict[str, Any], what: str = "POST /v1/respon
 
 def stream_shared(api: ApiClient, body: dict[str, Any], what: str = "POST /v1/responses (stream)") -> StreamReply:
     """`stream_ok`, one request per distinct body per test process; the exchange re-recorded per reader."""
-    return _shared(_SHARED_STREAMS, ("stream", id(api), json.dumps(body, sort_keys=True)),
-                   lambda: stream_ok(api, body, what))
+    return _shared(("stream", id(api), json.dumps(body, sort_keys=True)), lambda: stream_ok(api, body, what))
 
 
 def output_text(resp: dict[str, Any]) -> str:

@@ -106,6 +106,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     "(concurrent requests wait together; benchmarks and self-tests)")
     group.addoption("--refserver-serial", action="store_true",
                     help="with --refserver-latency: the embedded server answers one request at a time")
+    group.addoption("--refserver-max-in-flight", type=int, default=0, metavar="N",
+                    help="the embedded server answers 429 to a create past N in flight (a rate limit; 0: none)")
     managed.add_options(group)  # --server-image, --server-preset, --server-cmd, ...
     recording.add_options(group)  # --record DIR, --replay DIR
 
@@ -225,7 +227,7 @@ def start_server(config: pytest.Config) -> ServerHandle:
         server = RemoteServer(opt.server_url, opt.model, opt.api_key)
     elif server is None:
         server = EmbeddedServer(opt.model, defect=opt.refserver_defect, latency=opt.refserver_latency,
-                                serial=opt.refserver_serial)
+                                serial=opt.refserver_serial, max_in_flight=opt.refserver_max_in_flight)
     config.stash[SERVER_KEY] = server
     try:
         handle = preflight(server.handle)

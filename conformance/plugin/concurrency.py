@@ -9,9 +9,11 @@ tests reading one shared reply send it once (`judge.responses._shared` makes the
 Run in their turn, on this thread, as before: tests marked `alone` (load, fuzz, live clients: the
 server to themselves, nothing else in flight), tests with function-scoped fixtures other than their
 parameters (their set-up is pytest's, on this thread), and every test once running ahead stopped.
-A job whose exchanges show trouble that concurrency may cause (429, 5xx, no answer) is judged again
-alone, and if the trouble is gone alone, or was a 429, nothing more runs ahead: a 429 is a finding
-(the rate-limited request is judged alone), not a reason to send more at once.
+A test whose job did not pass (failed, skipped) or whose exchanges show trouble concurrency may cause
+(429, 5xx, no answer, a broken stream) is judged again alone, after the running jobs end, and that
+verdict is the one reported: a server that mishandles concurrent requests cannot fail a test that
+judges something else.  Nothing more runs ahead after a 429 (a finding, judged alone, not a reason
+to send more at once), after trouble that is gone alone, or after two failures that pass alone.
 
 `--concurrency 1` runs nothing ahead: the requests go out in exactly the order they always did.
 With pytest-xdist each worker runs ahead over the tests it has been handed, with its share of N.
@@ -20,22 +22,29 @@ With pytest-xdist each worker runs ahead over the tests it has been handed, with
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
+from conformance.base.once import REFRESH
 from conformance.wire import guard
 from conformance.wire import http as http_layer
-from conformance.wire.ahead import Ahead, Outcome, trouble
+from conformance.wire.ahead import RUNS_AHEAD, Ahead, Outcome, trouble
 
-# measured (benchmarks/run.py --concurrency): with 0.3 s per request, 8 at once takes a full run from
-# 76 s to ~16 s on 2 cores; 16 gains under a second more (the suite's own CPU is then the limit)
-DEFAULT = 8
+# measured (benchmarks/concurrency.py, 2 cores, 0.3 s per request): a full run takes 100 s one request at
+# a time, 23 s with 8 at once, 18 s with 16, 17 s with 32 (the suite's own CPU and its longest chains are
+# then the limit); a server that answers one request at a time: 103 s at 1, 101 s at 16
+DEFAULT = 16
 MAX = 64
 WINDOW = 4  # jobs queued ahead per allowed at once: enough to keep the pool busy, little waste on -x
 SESSION_FIXTURES = ("server", "model", "api", "sdk", "pytestconfig")  # resolved once, on this thread
 PLUGIN_NAME = "responses-conformance-concurrency"
 RERUN_KEY = pytest.StashKey[str]()
+PAUSES_KEY = pytest.StashKey[int]()
+REFRESH_KEY = pytest.StashKey[Any]()
+FLIPS = 2  # failures ahead that pass alone before nothing more runs ahead
+SKIPS = (pytest.skip.Exception, pytest.xfail.Exception)
 
 
 def add_options(group: Any) -> None:
@@ -71,6 +80,17 @@ def _direct_param(item: pytest.Function, name: str) -> bool:
         and name in getattr(getattr(item, "callspec", None), "params", {})
 
 
+def _ahead_fixture(item: pytest.Function, name: str) -> Any:
+    """The fixture function when `name` is a fixture declared with `runs_ahead` (else None)."""
+    defs = item._fixtureinfo.name2fixturedefs.get(name)
+    func = defs[-1].func if defs else None
+    if func is None or not getattr(func, RUNS_AHEAD, False) or defs[-1].scope != "function":
+        return None
+    if any(a not in SESSION_FIXTURES and a != "request" for a in defs[-1].argnames):
+        return None
+    return func
+
+
 def why_not(item: pytest.Item) -> str | None:
     """Why this test cannot run ahead of its turn (None: it can)."""
     if not isinstance(item, pytest.Function) or item.get_closest_marker("requirement") is None:
@@ -84,7 +104,7 @@ def why_not(item: pytest.Item) -> str | None:
     for name in item.fixturenames:
         if name in SESSION_FIXTURES or (name in ("_evidence", "request") and name not in item._fixtureinfo.argnames):
             continue
-        if not _direct_param(item, name):
+        if not _direct_param(item, name) and _ahead_fixture(item, name) is None:
             return f"fixture {name!r} is set up in its turn"
     return None
 
@@ -102,6 +122,8 @@ class RunAhead:
         self.values: dict[str, Any] = {}
         self.judged_ahead = 0
         self.rerun: list[str] = []
+        self.flips: list[str] = []  # tests that failed run ahead and passed alone
+        self.workers: list[dict[str, Any]] = []  # xdist: each worker's summary, on the controller
 
     # -- which tests come next --------------------------------------------------------------------
 
@@ -124,7 +146,7 @@ class RunAhead:
         return known
 
     def _schedule(self, current: pytest.Function) -> None:
-        for item in self._upcoming(current):
+        for item in [current, *self._upcoming(current)]:
             if not self._can(item) or self.ahead.submitted(item.nodeid):
                 continue
             assert isinstance(item, pytest.Function)
@@ -136,18 +158,45 @@ class RunAhead:
             if not self.ahead.submit(item.nodeid, _job(item, kwargs)):
                 return
 
+    def _session_value(self, current: pytest.Function, name: str) -> Any:
+        if name not in self.values:  # session-scoped: set up once, through the test being run
+            self.values[name] = current._request.getfixturevalue(name)
+        return self.values[name]
+
     def _arguments(self, current: pytest.Function, item: pytest.Function) -> dict[str, Any]:
         kwargs: dict[str, Any] = {}
         for name in item._fixtureinfo.argnames:
+            fixture = _ahead_fixture(item, name)
             if name in SESSION_FIXTURES:
-                if name not in self.values:  # session-scoped: set up once, through a test being run
-                    self.values[name] = current._request.getfixturevalue(name)
-                kwargs[name] = self.values[name]
+                kwargs[name] = self._session_value(current, name)
+            elif fixture is not None:  # set up in the job: a stand-in request with its param and config
+                defs = item._fixtureinfo.name2fixturedefs[name][-1]
+                request = SimpleNamespace(param=item.callspec.params.get(name), config=self.config, node=item)
+                kwargs[name] = _Deferred(fixture, {a: request if a == "request" else self._session_value(current, a)
+                                                   for a in defs.argnames})
             else:
                 kwargs[name] = item.callspec.params[name]
         return kwargs
 
     # -- each test in its turn --------------------------------------------------------------------
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_protocol(self, item: pytest.Item, nextitem: pytest.Item | None) -> Any:
+        """A test that will not get its outcome from a job runs alone: its set-up too (no request of
+        another test in flight, as without --concurrency)."""
+        if not self.ahead.submitted(item.nodeid) and not (self._can(item) and self.ahead.serial_reason is None):
+            self._alone(item)
+        try:
+            return (yield)
+        finally:
+            for _ in range(item.stash.get(PAUSES_KEY, 0)):
+                self.ahead.resume()
+
+    def _alone(self, item: pytest.Item) -> None:
+        """Start no new job and wait for the running ones; resumed when the test's protocol ends."""
+        self.ahead.pause()
+        item.stash[PAUSES_KEY] = item.stash.get(PAUSES_KEY, 0) + 1
+        self.ahead.drain()
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_pyfunc_call(self, pyfuncitem: pytest.Function) -> bool | None:
@@ -156,51 +205,109 @@ class RunAhead:
         if self.ahead.serial_reason is None and pyfuncitem.get_closest_marker("alone") is None:
             self._schedule(pyfuncitem)
         outcome = self.ahead.take(pyfuncitem.nodeid)
-        if outcome is None:
-            return None  # pytest calls the test now, as without --concurrency
-        problem = trouble(outcome.exchanges) if outcome.together > 1 else None
+        if outcome is None:  # pytest calls the test now, alone, as without --concurrency
+            if not pyfuncitem.stash.get(PAUSES_KEY, 0):
+                self._alone(pyfuncitem)
+            return None
+        problem = trouble(outcome.exchanges)
+        if problem is not None and "HTTP 429" in problem:
+            self.ahead.serial(f"{problem} in {pyfuncitem.nodeid} with other tests' requests in flight")
+        if problem is None and outcome.error is not None:
+            # a verdict other than a pass counts only as the test gives it alone: a server that mixes up
+            # concurrent requests must not fail (or skip) tests that judge something else (ROBUST-LOAD-002 does)
+            problem = "" if isinstance(outcome.error, SKIPS) else "failed"
         if problem is not None:
-            if "HTTP 429" in problem:
-                self.ahead.serial(f"{problem} in {pyfuncitem.nodeid} with other tests' requests in flight")
             pyfuncitem.stash[RERUN_KEY] = problem
             self.rerun.append(pyfuncitem.nodeid)
-            self.ahead.pause()  # resumed once the test has been judged alone (pytest_runtest_call)
-            self.ahead.drain()
+            self._alone(pyfuncitem)  # pytest calls it now; what it finds is judged in pytest_runtest_call
+            pyfuncitem.stash[REFRESH_KEY] = REFRESH.set(True)  # shared replies it reads: fetched again, alone
+            for name, value in self._arguments(pyfuncitem, pyfuncitem).items():  # its runs_ahead fixtures, again
+                if isinstance(value, _Deferred):
+                    pyfuncitem.funcargs[name] = value.func(**value.kwargs)
             return None
         evidence = http_layer.CURRENT.get()
         if evidence is not None:
             evidence.exchanges[:0] = outcome.exchanges
         self.judged_ahead += 1
-        if outcome.error is not None:
-            raise outcome.error
         return True
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_call(self, item: pytest.Item) -> Any:
-        alone = item.get_closest_marker("alone") is not None
-        if alone:  # the server to itself: nothing else in flight
-            self.ahead.pause()
-            self.ahead.drain()
+        passed = False
         try:
-            return (yield)
+            result = yield
+            passed = True
+            return result
         finally:
-            if alone:
-                self.ahead.resume()
+            token = item.stash.get(REFRESH_KEY, None)
+            if token is not None:
+                REFRESH.reset(token)
             problem = item.stash.get(RERUN_KEY, None)
             if problem is not None:
-                evidence = http_layer.CURRENT.get()
-                if trouble(evidence.exchanges if evidence else []) is None:
-                    self.ahead.serial(f"{problem} in {item.nodeid} with other tests' requests in flight, but "
-                                      "not when the test ran alone: the server fails under concurrent requests")
-                self.ahead.resume()
+                self._judged_alone(item, problem, passed)
 
+    def _judged_alone(self, item: pytest.Item, problem: str, passed: bool) -> None:
+        """After a test ran again alone: did running together change what it found?"""
+        if problem == "failed":  # a failure run ahead: alone it passed
+            if passed:
+                self.flips.append(item.nodeid)
+            if len(self.flips) >= FLIPS:  # once could be a sampled model's answer; twice is the server
+                self.ahead.serial(f"{', '.join(self.flips)} failed with other tests' requests in flight but passed "
+                                  "alone: the server mixes up or mishandles concurrent requests (ROBUST-LOAD-* judge "
+                                  "that)")
+        elif problem:
+            evidence = http_layer.CURRENT.get()
+            if trouble(evidence.exchanges if evidence else []) is None:
+                self.ahead.serial(f"{problem} in {item.nodeid} with other tests' requests in flight, but not "
+                                  "when the test ran alone: the server fails under concurrent requests")
+
+    @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self) -> None:
         self.ahead.close()
+        if hasattr(self.config, "workeroutput"):  # an xdist worker: the controller's report says it
+            self.config.workeroutput["rc_concurrency"] = self.own_summary()
 
-    def summary(self) -> dict[str, Any]:
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        got = getattr(node, "workeroutput", {}).get("rc_concurrency")
+        if isinstance(got, dict):
+            self.workers.append(got)
+
+    def own_summary(self) -> dict[str, Any]:
         return {"concurrency": self.ahead.max_limit, "reached": self.ahead.peak,
                 "run_ahead": self.judged_ahead, "rerun_alone": list(self.rerun),
                 "serial_reason": self.ahead.serial_reason}
+
+    def summary(self) -> dict[str, Any]:
+        """This process's figures, or with xdist the workers' together."""
+        if not self.workers:
+            return self.own_summary()
+        return {"concurrency": sum(w["concurrency"] for w in self.workers),
+                "reached": sum(w["reached"] for w in self.workers),
+                "run_ahead": sum(w["run_ahead"] for w in self.workers),
+                "rerun_alone": [t for w in self.workers for t in w["rerun_alone"]],
+                "serial_reason": "; ".join(w["serial_reason"] for w in self.workers if w["serial_reason"]) or None}
+
+
+def notes(summary: dict[str, Any] | None) -> list[str]:
+    """What the report says when running ahead changed course (nothing when it went as planned)."""
+    if not summary:
+        return []
+    out = []
+    if summary.get("serial_reason"):
+        out.append(f"--concurrency {summary['concurrency']} fell back to one test at a time: "
+                   f"{summary['serial_reason']}")
+    if summary.get("rerun_alone"):
+        out.append(f"{len(summary['rerun_alone'])} test(s) judged again alone after trouble with other "
+                   f"requests in flight: {', '.join(summary['rerun_alone'][:5])}")
+    return out
+
+
+class _Deferred:
+    """A `runs_ahead` fixture, set up in the job (its requests belong to the test's evidence there)."""
+
+    def __init__(self, func: Any, kwargs: dict[str, Any]) -> None:
+        self.func, self.kwargs = func, kwargs
 
 
 def _job(item: pytest.Function, kwargs: dict[str, Any]) -> Any:
@@ -210,7 +317,8 @@ def _job(item: pytest.Function, kwargs: dict[str, Any]) -> Any:
         outcome.exchanges = evidence.exchanges  # filled as it runs, kept if it raises
         http_layer.CURRENT.set(evidence)  # in the job's own copy of the context
         guard.CURRENT_TEST.set(item.nodeid)
-        return item.obj(**kwargs)
+        args = {k: v.func(**v.kwargs) if isinstance(v, _Deferred) else v for k, v in kwargs.items()}
+        return item.obj(**args)
     return job
 
 

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from conformance.plugin import interrupts
+from conformance.plugin import concurrency, interrupts
 from conformance.reports.allure import allure_marks
 from conformance.reports.gate import annotate
 from conformance.reports.model import baseline_line, finding_line, short
@@ -47,11 +47,13 @@ def context_from_config(config: Any, handle: Any, started: float | None, finishe
                "level": [lv for lv in (getattr(opt, "level", "") or "").split(",") if lv],
                "baseline": getattr(opt, "baseline", None),
                "config_file": getattr(opt, "rc_config_file", None),
-               "request_timeout": getattr(opt, "request_timeout", None)}
+               "request_timeout": getattr(opt, "request_timeout", None),
+               "concurrency": getattr(opt, "concurrency", None)}
+    ahead = concurrency.summary(config)
     return RunContext(server=server_info(handle), started=started, finished=finished,
                       command=["pytest", *args], options=options, exit_status=exit_status,
                       secrets=[getattr(opt, "api_key", None), getattr(handle, "api_key", None)],
-                      interrupted=interrupts.cause(exit_status))
+                      interrupted=interrupts.cause(exit_status), concurrency=ahead, notes=concurrency.notes(ahead))
 
 
 def enable_allure(config: Any) -> None:

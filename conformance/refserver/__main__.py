@@ -23,6 +23,8 @@ def main(argv: list[str] | None = None) -> int:
                         "together, as on a batching server)")
     parser.add_argument("--serial", action="store_true",
                         help="with --latency: generate for one request at a time (requests queue)")
+    parser.add_argument("--max-in-flight", type=int, default=0, metavar="N",
+                        help="answer 429 to a create past N in flight, as a rate-limiting gateway (0: no limit)")
     parser.add_argument("--list-defects", action="store_true", help="list the planted defects and exit")
     parser.add_argument("--verbose", action="store_true", help="log every request")
     args = parser.parse_args(argv)
@@ -32,7 +34,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         server = RefServer(args.host, args.port, defect=args.defect, api_key=args.api_key, quiet=not args.verbose,
-                           compress=args.gzip, latency=args.latency, serial=args.serial)
+                           compress=args.gzip, latency=args.latency, serial=args.serial,
+                           max_in_flight=args.max_in_flight)
     except KeyError as exc:
         print(f"error: {exc.args[0]}", file=sys.stderr)
         return 2

@@ -52,7 +52,7 @@ class RefServer(ThreadingHTTPServer):
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, defect: str | None = None,
                  api_key: str | None = None, quiet: bool = True, compress: bool = False,
-                 latency: float = 0.0, serial: bool = False) -> None:
+                 latency: float = 0.0, serial: bool = False, max_in_flight: int = 0) -> None:
         self.defect = defect_registry.get(defect)
         self.compress = compress
         # a model's time per POST /v1/responses: concurrent requests wait together (a batching server),
@@ -60,6 +60,10 @@ class RefServer(ThreadingHTTPServer):
         self.latency = max(0.0, latency)
         self.serial = serial
         self.generating = threading.Lock()
+        # a rate limit, as gateways set one: a create past this many in flight gets 429 (0: no limit); a
+        # correct server may do this, the suite must not fail it for it
+        self.max_in_flight = max_in_flight
+        self.in_flight = 0
         self.api_key = api_key
         self.quiet = quiet
         self.lock = threading.Lock()
@@ -340,14 +344,24 @@ class Handler(BaseHTTPRequestHandler):
             raise ApiError(400, "We could not parse the JSON body of your request. The OpenAI API expects "
                            "a JSON payload.", None, None) from None
         ctx.body = body
-        if self.server.latency:
-            with self.server.generating if self.server.serial else contextlib.nullcontext():
-                time.sleep(self.server.latency)
-        resp = self.server.create(ctx, body)
-        if ctx.stream:
-            self._stream(ctx, resp)
-        else:
-            self._send(ctx, 200, self.server.hook("json_reply", ctx, resp))
+        with self.server.lock:
+            self.server.in_flight += 1
+            limited = 0 < self.server.max_in_flight < self.server.in_flight
+        try:
+            if limited:
+                raise ApiError(429, "Rate limit reached for requests in flight; try again later.", None,
+                               "rate_limit_exceeded", "requests")
+            if self.server.latency:
+                with self.server.generating if self.server.serial else contextlib.nullcontext():
+                    time.sleep(self.server.latency)
+            resp = self.server.create(ctx, body)
+            if ctx.stream:
+                self._stream(ctx, resp)
+            else:
+                self._send(ctx, 200, self.server.hook("json_reply", ctx, resp))
+        finally:
+            with self.server.lock:
+                self.server.in_flight -= 1
 
     def _stream(self, ctx: Ctx, resp: dict[str, Any]) -> None:
         evs = events.stream_events(resp)
@@ -387,10 +401,10 @@ class Handler(BaseHTTPRequestHandler):
 
 def start_in_thread(port: int = 0, defect: str | None = None, api_key: str | None = None,
                     host: str = "127.0.0.1", compress: bool = False, latency: float = 0.0,
-                    serial: bool = False) -> RefServer:
+                    serial: bool = False, max_in_flight: int = 0) -> RefServer:
     """Start a server on a free loopback port (port 0) in a daemon thread; `.url` ends in /v1."""
     server = RefServer(host, port, defect=defect, api_key=api_key, compress=compress, latency=latency,
-                       serial=serial)
+                       serial=serial, max_in_flight=max_in_flight)
     # shutdown() waits for the loop's next poll: 0.5 s by default, paid by every suite run and self-test
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="refserver",
                               daemon=True)

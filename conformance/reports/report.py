@@ -70,6 +70,8 @@ class RunContext:
     exit_status: int | None = None
     secrets: list[str] = field(default_factory=list)
     interrupted: str | None = None  # the signal that ended the run early (SIGINT, SIGTERM), if any
+    concurrency: dict[str, Any] | None = None  # --concurrency: how many ran at once, fallbacks (plugin.concurrency)
+    notes: list[str] = field(default_factory=list)  # said about the run as a whole
 
 
 def spec_source() -> dict[str, Any]:
@@ -175,9 +177,13 @@ def build_report(records: list[TestResult], context: RunContext | None = None,
         "requirements": requirements,
         "tests": [_test_record(r) for r in records],
     }
+    if ctx.concurrency is not None:
+        report["concurrency"] = ctx.concurrency
     if ctx.interrupted:
         report["incomplete"] = True
         report["notes"] = [INCOMPLETE_NOTE.format(signal=ctx.interrupted)]
+    if ctx.notes:
+        report["notes"] = [*report.get("notes", []), *ctx.notes]
     report_findings.attach(report)
     return printable_tree(redact(report, red))
 

@@ -64,10 +64,11 @@ class EmbeddedServer(Server):
     """The reference server in a thread of this process, on a free loopback port."""
 
     def __init__(self, model: str | None, api_key: str | None = None, defect: str | None = None,
-                 latency: float = 0.0, serial: bool = False) -> None:
+                 latency: float = 0.0, serial: bool = False, max_in_flight: int = 0) -> None:
         from conformance.refserver import start_in_thread
 
-        self._server = start_in_thread(defect=defect, api_key=api_key, latency=latency, serial=serial)
+        self._server = start_in_thread(defect=defect, api_key=api_key, latency=latency, serial=serial,
+                                       max_in_flight=max_in_flight)
         self.handle = ServerHandle(url=self._server.url, model=model or "ref-reasoner", api_key=api_key,
                                    kind="embedded", info={"server": "embedded reference server",
                                                           "defect": defect})

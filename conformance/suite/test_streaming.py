@@ -52,6 +52,7 @@ from conformance.judge.stream import (
     indexes_carried,
 )
 from conformance.suite.requirements import MUST, SHOULD, requirement
+from conformance.wire.ahead import runs_ahead
 
 # The streamed requests, by kind; the same bodies as the other areas' so replies are shared.
 BODIES = {
@@ -76,6 +77,7 @@ def read_stream(api: Any, model: str, kind: str, config: pytest.Config) -> Strea
 
 @pytest.fixture(params=[pytest.param(k, marks=pytest.mark.feature("tools")) if k == "tool_call" else k
                         for k in BODIES])
+@runs_ahead  # a shared reply: its test can run ahead of its turn (--concurrency)
 def stream(request: pytest.FixtureRequest, api: Any, model: str) -> Stream:
     return read_stream(api, model, request.param, request.config)
 

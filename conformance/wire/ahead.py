@@ -35,6 +35,14 @@ from conformance.wire.http import Exchange
 # ahead: on a server that queues requests, the ones behind it could reach their deadline waiting
 SLOW_SHARE = 0.25
 START_LIMIT = 2
+RUNS_AHEAD = "__rc_runs_ahead__"
+
+
+def runs_ahead(fixture: Any) -> Any:
+    """Declare a function-scoped fixture safe to set up on a worker thread, ahead of its test's turn: it
+    takes only session fixtures and `request.param`/`request.config`, and reads shared replies."""
+    setattr(fixture, RUNS_AHEAD, True)
+    return fixture
 
 
 @dataclass
@@ -52,16 +60,17 @@ class Outcome:
 def trouble(exchanges: Iterable[Exchange]) -> str | None:
     """What in these exchanges may come from running together with other requests, or None.
 
-    429 (rate limited), 5xx (overloaded, a proxy's gateway timeout), or no answer at all (a dropped
-    connection, a deadline passed in a queue): judged again alone before the verdict counts.
+    429 (rate limited), 5xx (overloaded, a proxy's gateway timeout), no answer at all (a dropped
+    connection, a deadline passed in a queue) or a body that broke off: judged again alone.
     """
     for ex in exchanges:
         if ex.status == 429:
             return f"HTTP 429 from {ex.method} {ex.url}"
         if ex.status is not None and ex.status >= 500:
             return f"HTTP {ex.status} from {ex.method} {ex.url}"
-        if ex.status is None and ex.error:
-            return f"no answer from {ex.method} {ex.url} ({ex.error[:160]})"
+        if ex.error:
+            what = "no answer" if ex.status is None else f"HTTP {ex.status}, then"
+            return f"{what} from {ex.method} {ex.url} ({ex.error[:160]})"
     return None
 
 
@@ -75,17 +84,15 @@ class Ahead:
         self.serial_reason: str | None = None
         self.peak = 0  # the most jobs that ran at once
         self.started = 0  # jobs started
-        self._queue: deque[tuple[Hashable, Callable[[Outcome], Any], Future[Outcome], contextvars.Context]] = deque()
-        self._futures: dict[Hashable, Future[Outcome]] = {}
+        self._queue: deque[tuple[Hashable, Callable[[Outcome], Any], Future[Outcome | None],
+                                 contextvars.Context]] = deque()
+        self._futures: dict[Hashable, Future[Outcome | None]] = {}
         self._running = 0
         self._paused = 0
         self._fast_in_a_row = 0
         self._cond = threading.Condition()
         self._closed = False
-        self._threads = [threading.Thread(target=self._work, name=f"rc-ahead-{i}", daemon=True)
-                         for i in range(self.max_limit)]
-        for t in self._threads:
-            t.start()
+        self._threads: list[threading.Thread] = []  # started with the first job
 
     # -- the main thread's side ---------------------------------------------------------------------
 
@@ -95,23 +102,29 @@ class Ahead:
         with self._cond:
             if self.serial_reason is not None or self._closed or key in self._futures:
                 return False
-            future: Future[Outcome] = Future()
+            if not self._threads:
+                self._threads = [threading.Thread(target=self._work, name=f"rc-ahead-{i}", daemon=True)
+                                 for i in range(self.max_limit)]
+                for t in self._threads:
+                    t.start()
+            future: Future[Outcome | None] = Future()
             self._futures[key] = future
             self._queue.append((key, job, future, contextvars.copy_context()))
             self._cond.notify_all()
             return True
 
     def take(self, key: Hashable) -> Outcome | None:
-        """The job's outcome, waiting for it; None when it was never queued or was dropped unstarted."""
+        """The job's outcome, waiting for it (queued jobs start as others end); None when it was never
+        queued or was dropped before it started (`serial`, `close`)."""
         with self._cond:
             future = self._futures.pop(key, None)
-            if future is None:
-                return None
-            for i, queued in enumerate(self._queue):
-                if queued[0] == key:  # not started: the test runs in its turn instead
-                    del self._queue[i]
-                    return None
-        return future.result()
+        return None if future is None else future.result()
+
+    def _drop_queued(self) -> None:
+        for key, _, future, _ in self._queue:
+            self._futures.pop(key, None)
+            future.set_result(None)  # a waiting `take` runs the test in its turn
+        self._queue.clear()
 
     def submitted(self, key: Hashable) -> bool:
         with self._cond:
@@ -127,6 +140,11 @@ class Ahead:
             self._paused = max(0, self._paused - 1)
             self._cond.notify_all()
 
+    @property
+    def idle(self) -> bool:
+        with self._cond:
+            return not self._running and not self._queue
+
     def drain(self) -> None:
         """Wait until no job runs (bounded: every request a job sends has its own deadline)."""
         with self._cond:
@@ -138,17 +156,13 @@ class Ahead:
         with self._cond:
             if self.serial_reason is None:
                 self.serial_reason = reason
-            for key, _, _, _ in self._queue:
-                self._futures.pop(key, None)
-            self._queue.clear()
+            self._drop_queued()
             self._cond.notify_all()
 
     def close(self) -> None:
         with self._cond:
             self._closed = True
-            for key, _, _, _ in self._queue:
-                self._futures.pop(key, None)
-            self._queue.clear()
+            self._drop_queued()
             self._cond.notify_all()
 
     # -- the workers ---------------------------------------------------------------------------------
@@ -184,9 +198,7 @@ class Ahead:
             self.serial_reason = (f"an answer took {slowest:.1f} s with {outcome.together} tests' requests in "
                                   f"flight (over {SLOW_SHARE:.0%} of --request-timeout): requests queued behind "
                                   "it could reach their deadline")
-            for key, _, _, _ in self._queue:
-                self._futures.pop(key, None)
-            self._queue.clear()
+            self._drop_queued()
             return
         self._fast_in_a_row += 1
         if self._fast_in_a_row >= self.limit and self.limit < self.max_limit:
