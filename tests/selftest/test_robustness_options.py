@@ -38,6 +38,7 @@ CASES = {
     "non-numeric timeout": (["--request-timeout", "soon"], "invalid float value: 'soon'"),
     "negative fuzz budget": (["--fuzz-examples", "-1"], "--fuzz-examples must be 0"),
     "too much load": (["--load-concurrency", "1000"], "--load-concurrency must be between 0"),
+    "no concurrency": (["--concurrency", "0"], "--concurrency must be between 1"),
     # a selection that matches nothing stops with the closest names, never pytest's silent exit 5
     "unknown area": (["--area", "streamng"], "--area 'streamng' is not an area; closest: streaming"),
     "glob matching nothing": (["--requirements", "STREM-*"], "matches no requirement id; closest: STREAM-*"),
