@@ -33,7 +33,7 @@ CONFIG_OPTION = "--conformance-config"
 KINDS: dict[str, str] = {
     "server-url": "str", "model": "str", "request-timeout": "float", "unsupported": "csv", "profile": "csv",
     "area": "csv", "requirements": "csv", "level": "csv", "baseline": "path", "report-dir": "path",
-    "results-json": "path", "fuzz-examples": "int", "fuzz-seed": "int", "load-concurrency": "int",
+    "results-json": "path", "fuzz-examples": "int", "fuzz-seed": "int", "load-concurrency": "int", "concurrency": "int",
     "server-image": "str", "server-preset": "str", "server-cmd": "str", "server-args": "list",
     "server-env": "list", "server-volume": "list", "gpus": "str", "shm-size": "str", "ipc": "str",
     "server-startup-timeout": "float", "keep-server": "bool", "server-log-dir": "path",
