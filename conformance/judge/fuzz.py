@@ -459,21 +459,11 @@ def run(api: ApiClient, strategy: st.SearchStrategy[Any], judge: Callable[[ApiCl
                     result.stopped_early = True
                     raise _Stop
 
-    @settings(max_examples=max(examples, 1), deadline=None, database=None, derandomize=False,
-              phases=(Phase.generate,), suppress_health_check=list(HealthCheck), print_blob=False,
-              report_multiple_bugs=False, verbosity=Verbosity.quiet)
-    @seed(fuzz_seed)
-    @given(strategy)
-    def generated(value: Any) -> None:
-        desc, body = label(value) if label else ("generated", value)
-        one(desc, body)
-
     try:
-        with _seed_alone_decides():
-            for desc, body in explicit:
-                one(desc, body)
-            if examples > 0:
-                generated()
+        for desc, body in explicit:
+            one(desc, body)
+        if examples > 0:  # drawn and sent one at a time: a _Stop ends the drawing too
+            _draw(strategy, examples, fuzz_seed, lambda v: one(*(label(v) if label else ("generated", v))))
     except _Stop:
         pass
     result.seconds = time.monotonic() - started
