@@ -323,7 +323,8 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     opt = config.option
     run = [f"config {opt.rc_config_file}" if getattr(opt, "rc_config_file", None) else "",
            config.stash.get(SELECTION_KEY, Selection()).describe(),
-           f"baseline {opt.baseline} ({len(config.stash.get(BASELINE_KEY, {}))} entries)" if opt.baseline else ""]
+           f"baseline {opt.baseline} ({len(config.stash.get(BASELINE_KEY, {}))} entries)" if opt.baseline else "",
+           f"concurrency {opt.concurrency}" if opt.concurrency > 1 else "one request at a time (--concurrency 1)"]
     if any(run):
         lines.append("responses-conformance: " + "; ".join(p for p in run if p))
     return lines
