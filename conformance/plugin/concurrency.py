@@ -209,6 +209,10 @@ class RunAhead:
             if not pyfuncitem.stash.get(PAUSES_KEY, 0):
                 self._alone(pyfuncitem)
             return None
+        if guard.LIVENESS.dead is not None:
+            # the server is gone: alone, the test would fail at once without a request; its job's verdict and
+            # evidence (the request that found it gone) stand
+            return self._hand_back(outcome)
         problem = trouble(outcome.exchanges)
         if problem is not None and "HTTP 429" in problem:
             self.ahead.serial(f"{problem} in {pyfuncitem.nodeid} with other tests' requests in flight")
@@ -225,11 +229,17 @@ class RunAhead:
                 if isinstance(value, _Deferred):
                     pyfuncitem.funcargs[name] = value.func(**value.kwargs)
             return None
+        return self._hand_back(outcome)
+
+    def _hand_back(self, outcome: Outcome) -> bool:
+        """The job's verdict as the test's own: its exchanges in the test's evidence, its exception raised."""
         evidence = http_layer.CURRENT.get()
         if evidence is not None:  # a shared reply its set-up read already is there once
             have = {id(ex) for ex in evidence.exchanges}
             evidence.exchanges[len(evidence.exchanges):] = [ex for ex in outcome.exchanges if id(ex) not in have]
         self.judged_ahead += 1
+        if outcome.error is not None:
+            raise outcome.error
         return True
 
     @pytest.hookimpl(wrapper=True)
