@@ -131,7 +131,8 @@ def test_defect_run_replays_with_the_same_outcomes(defect: str, tmp_path: Path):
         linked = [ex["recorded"] for ex in answered if ex.get("recorded")]
         assert len(linked) == len(answered) and all((directory / name).is_file() for name in linked), r.nodeid
         assert not linked or "Recorded exchanges" in r.message, r.message[-500:]
-    assert any(ex.get("recorded") for r in failed for ex in r.evidence)
+    # (a server that died: with --concurrency the tests that meet it may have had no answer at all to link)
+    assert defect == "dies-mid-run" or any(ex.get("recorded") for r in failed for ex in r.evidence)
 
 
 def test_a_changed_request_is_reported_not_recorded(clean, tmp_path: Path):
