@@ -21,6 +21,7 @@ With pytest-xdist each worker runs ahead over the tests it has been handed, with
 
 from __future__ import annotations
 
+import contextvars
 import math
 from types import SimpleNamespace
 from typing import Any
@@ -28,16 +29,16 @@ from typing import Any
 import pytest
 
 from conformance.base.once import REFRESH
+from conformance.judge.responses import LONG_PROMPT, TRUNCATED_LIMIT
 from conformance.wire import guard
 from conformance.wire import http as http_layer
-from conformance.wire.ahead import RUNS_AHEAD, Ahead, Outcome, trouble
+from conformance.wire.ahead import RUNS_AHEAD, Ahead, Calibration, Outcome, calibrate, trouble
 
 # measured (benchmarks/concurrency.py, 2 cores, 0.3 s per request): a full run takes 100 s one request at
 # a time, 23 s with 8 at once, 18 s with 16, 17 s with 32 (the suite's own CPU and its longest chains are
 # then the limit); a server that answers one request at a time: 103 s at 1, 101 s at 16
 DEFAULT = 16
 MAX = 64
-WINDOW = 4  # jobs queued ahead per allowed at once: enough to keep the pool busy, little waste on -x
 SESSION_FIXTURES = ("server", "model", "api", "sdk", "pytestconfig")  # resolved once, on this thread
 PLUGIN_NAME = "responses-conformance-concurrency"
 RERUN_KEY = pytest.StashKey[str]()
@@ -115,7 +116,6 @@ class RunAhead:
     def __init__(self, config: pytest.Config, limit: int) -> None:
         self.config = config
         self.ahead = Ahead(limit, config.option.request_timeout)
-        self.window = WINDOW * limit
         self.items: list[pytest.Item] = []
         self.index: dict[int, int] = {}
         self.eligible: dict[int, bool] = {}
@@ -124,6 +124,9 @@ class RunAhead:
         self.rerun: list[str] = []
         self.flips: list[str] = []  # tests that failed run ahead and passed alone
         self.workers: list[dict[str, Any]] = []  # xdist: each worker's summary, on the controller
+        self.calibration: Calibration | None = None
+        self.queued: set[int] = set()  # tests handed to the pool (once each)
+        config.option.rc_together = limit  # requests the fuzz requirements send at once (1 once serial)
 
     # -- which tests come next --------------------------------------------------------------------
 
@@ -135,9 +138,10 @@ class RunAhead:
         """The tests this process runs after `item`, nearest first (xdist: the ones it was handed)."""
         queued = _xdist_queue(self.config)
         if queued is not None:
-            return [self.items[i] for i in queued[:self.window] if 0 <= i < len(self.items)]
+            return [self.items[i] for i in queued if 0 <= i < len(self.items)]
         at = self.index.get(id(item))
-        return [] if at is None else self.items[at + 1:at + 1 + self.window]
+        # every test after it: only `limit` run at once, the rest wait queued (dropped unstarted on a stop)
+        return [] if at is None else self.items[at + 1:]
 
     def _can(self, item: pytest.Item) -> bool:
         known = self.eligible.get(id(item))
@@ -145,10 +149,37 @@ class RunAhead:
             known = self.eligible[id(item)] = why_not(item) is None
         return known
 
+    def _calibrate(self, current: pytest.Function) -> None:
+        """Before the first job: does the server answer requests together at all? (`wire.ahead.calibrate`)"""
+        api, model = self._session_value(current, "api"), self._session_value(current, "model")
+        body = {"model": model, "input": LONG_PROMPT, "max_output_tokens": TRUNCATED_LIMIT}  # 16 tokens each
+
+        def send() -> float | None:
+            http_layer.CURRENT.set(http_layer.Evidence("(concurrency calibration)"))  # no test's evidence
+            guard.CURRENT_TEST.set(None)
+            try:
+                reply = api.post("responses", body)
+            except Exception:  # no answer: said as the calibration's problem
+                return None
+            return reply.exchange.elapsed_ms / 1000 if 200 <= reply.status < 300 else None
+
+        self.calibration = contextvars.copy_context().run(calibrate, send)
+        if self.calibration.one_at_a_time:
+            self._serial(f"the server answers one request at a time ({self.calibration.describe()})")
+
+    def _serial(self, reason: str) -> None:
+        self.ahead.serial(reason)
+        self.config.option.rc_together = 1  # what the fuzz requirements send at once from now on
+
     def _schedule(self, current: pytest.Function) -> None:
+        if self.calibration is None:
+            self._calibrate(current)
+            if self.ahead.serial_reason is not None:
+                return
         for item in [current, *self._upcoming(current)]:
-            if not self._can(item) or self.ahead.submitted(item.nodeid):
+            if id(item) in self.queued or not self._can(item):
                 continue
+            self.queued.add(id(item))
             assert isinstance(item, pytest.Function)
             try:
                 kwargs = self._arguments(current, item)
@@ -201,7 +232,9 @@ class RunAhead:
     @pytest.hookimpl(tryfirst=True)
     def pytest_pyfunc_call(self, pyfuncitem: pytest.Function) -> bool | None:
         if guard.LIVENESS.dead is not None:
-            self.ahead.serial(f"the server stopped responding: {guard.LIVENESS.dead[:200]}")
+            self._serial(f"the server stopped responding: {guard.LIVENESS.dead[:200]}")
+        if self.ahead.serial_reason is not None:  # also when the pool itself stopped (a slow answer)
+            self.config.option.rc_together = 1
         if self.ahead.serial_reason is None and pyfuncitem.get_closest_marker("alone") is None:
             self._schedule(pyfuncitem)
         outcome = self.ahead.take(pyfuncitem.nodeid)
@@ -215,7 +248,7 @@ class RunAhead:
             return self._hand_back(outcome)
         problem = trouble(outcome.exchanges)
         if problem is not None and "HTTP 429" in problem:
-            self.ahead.serial(f"{problem} in {pyfuncitem.nodeid} with other tests' requests in flight")
+            self._serial(f"{problem} in {pyfuncitem.nodeid} with other tests' requests in flight")
         if problem is None and outcome.error is not None:
             # a verdict other than a pass counts only as the test gives it alone: a server that mixes up
             # concurrent requests must not fail (or skip) tests that judge something else (ROBUST-LOAD-002 does)
@@ -263,13 +296,13 @@ class RunAhead:
             if passed:
                 self.flips.append(item.nodeid)
             if len(self.flips) >= FLIPS:  # once could be a sampled model's answer; twice is the server
-                self.ahead.serial(f"{', '.join(self.flips)} failed with other tests' requests in flight but passed "
+                self._serial(f"{', '.join(self.flips)} failed with other tests' requests in flight but passed "
                                   "alone: the server mixes up or mishandles concurrent requests (ROBUST-LOAD-* judge "
                                   "that)")
         elif problem:
             evidence = http_layer.CURRENT.get()
             if trouble(evidence.exchanges if evidence else []) is None:
-                self.ahead.serial(f"{problem} in {item.nodeid} with other tests' requests in flight, but not "
+                self._serial(f"{problem} in {item.nodeid} with other tests' requests in flight, but not "
                                   "when the test ran alone: the server fails under concurrent requests")
 
     @pytest.hookimpl(tryfirst=True)
@@ -287,7 +320,8 @@ class RunAhead:
     def own_summary(self) -> dict[str, Any]:
         return {"concurrency": self.ahead.max_limit, "reached": self.ahead.peak,
                 "run_ahead": self.judged_ahead, "rerun_alone": list(self.rerun),
-                "serial_reason": self.ahead.serial_reason}
+                "serial_reason": self.ahead.serial_reason,
+                "calibration": self.calibration.describe() if self.calibration else None}
 
     def summary(self) -> dict[str, Any]:
         """This process's figures, or with xdist the workers' together."""

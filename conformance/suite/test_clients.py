@@ -231,8 +231,6 @@ def test_builtin_tool_accepted_or_clearly_refused(api, model, scenario, tool):
 
 
 LIVE = {c.name: c for c in LIVE_CLIENTS}
-# a client library keeps process-wide state (default clients, tracing) and its own HTTP stack
-LIVE_ALONE = pytest.mark.alone("a live client library: process-wide state and its own HTTP stack")
 
 
 def live(server: Any, model: str, client: LiveClient, pytestconfig: pytest.Config) -> None:
@@ -250,24 +248,20 @@ def live(server: Any, model: str, client: LiveClient, pytestconfig: pytest.Confi
 
 
 @requirement("CLIENT-AGENTS-002", MUST)
-@LIVE_ALONE
 def test_agents_live(server, model, pytestconfig):
     live(server, model, LIVE["openai-agents"], pytestconfig)
 
 
 @requirement("CLIENT-LANGCHAIN-002", MUST)
-@LIVE_ALONE
 def test_langchain_live(server, model, pytestconfig):
     live(server, model, LIVE["langchain"], pytestconfig)
 
 
 @requirement("CLIENT-PYDANTIC-002", MUST)
-@LIVE_ALONE
 def test_pydantic_live(server, model, pytestconfig):
     live(server, model, LIVE["pydantic-ai"], pytestconfig)
 
 
 @requirement("CLIENT-CODEX-002", SHOULD)
-@LIVE_ALONE
 def test_codex_live(server, model, pytestconfig):
     live(server, model, LIVE["codex"], pytestconfig)

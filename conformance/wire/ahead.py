@@ -45,6 +45,56 @@ def runs_ahead(fixture: Any) -> Any:
     return fixture
 
 
+SERIAL_RATIO = 2.5  # 4 requests together taking this many times one alone: the server answers one at a time
+PROBES_TOGETHER = 4
+
+
+@dataclass
+class Calibration:
+    """One request alone, then `PROBES_TOGETHER` at once: does the server answer them together?"""
+
+    alone_s: float | None = None
+    together_s: list[float] = field(default_factory=list)
+    problem: str | None = None  # a probe that got no 2xx answer: no verdict
+
+    unanswered: int = 0  # probes sent together that got no 2xx answer (a queue past the deadline, a 429)
+
+    @property
+    def one_at_a_time(self) -> bool:
+        if self.problem is not None or self.alone_s is None:
+            return False
+        return self.unanswered > 0 or max(self.together_s, default=0.0) > SERIAL_RATIO * max(self.alone_s, 0.01)
+
+    def describe(self) -> str:
+        if self.problem:
+            return f"calibration not judged ({self.problem})"
+        together = ", ".join(f"{t:.2f}" for t in self.together_s) or "none"
+        lost = f", {self.unanswered} got no 2xx answer" if self.unanswered else ""
+        return f"one request alone {self.alone_s:.2f} s; {PROBES_TOGETHER} at once {together} s{lost}"
+
+
+def calibrate(send: Callable[[], float | None]) -> Calibration:
+    """`send()` returns a request's seconds, or None when it got no 2xx answer.  A server that generates for
+    one request at a time queues the ones sent together: the last ends about 4 times later than one alone,
+    where a batching server ends them all about together.  Deciding before running ahead costs 5 short
+    requests and keeps a queueing server from holding requests until their deadline."""
+    result = Calibration()
+    result.alone_s = send()
+    if result.alone_s is None:
+        result.problem = "the probe request got no 2xx answer"
+        return result
+    out: list[float | None] = [None] * PROBES_TOGETHER
+    threads = [threading.Thread(target=lambda i=i: out.__setitem__(i, contextvars.copy_context().run(send)),
+                                daemon=True) for i in range(PROBES_TOGETHER)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    result.unanswered = sum(t is None for t in out)
+    result.together_s = [t for t in out if t is not None]
+    return result
+
+
 @dataclass
 class Outcome:
     """What a job did: its result or exception, the exchanges it recorded, when it ran."""

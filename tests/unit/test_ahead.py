@@ -8,7 +8,7 @@ import time
 import pytest
 
 from conformance.base.once import REFRESH, Once
-from conformance.wire.ahead import Ahead, Outcome, trouble
+from conformance.wire.ahead import Ahead, Outcome, calibrate, trouble
 from conformance.wire.http import Exchange
 
 
@@ -137,3 +137,25 @@ def test_once_caches_nothing_when_the_fetch_raises():
     with pytest.raises(RuntimeError):
         once.get("k", broken)
     assert once.get("k", lambda: 5) == (5, True)
+
+
+@pytest.mark.parametrize(("serial", "verdict"), [(True, True), (False, False)])
+def test_calibration_tells_a_queueing_server_from_a_batching_one(serial, verdict):
+    gate = threading.Lock()
+
+    def send() -> float:
+        started = time.monotonic()
+        if serial:
+            with gate:
+                time.sleep(0.1)
+        else:
+            time.sleep(0.1)
+        return time.monotonic() - started
+
+    got = calibrate(send)
+    assert got.one_at_a_time is verdict, got.describe()
+
+
+def test_calibration_without_an_answer_judges_nothing():
+    got = calibrate(lambda: None)
+    assert not got.one_at_a_time and "not judged" in got.describe()
