@@ -34,9 +34,9 @@ from conformance.wire import guard
 from conformance.wire import http as http_layer
 from conformance.wire.ahead import RUNS_AHEAD, Ahead, Calibration, Outcome, calibrate, trouble
 
-# measured (benchmarks/concurrency.py, 2 cores, reference server at 0.3 s per request): a full run takes
-# 109 s one request at a time, 28 s with 8 at once, 20 s with 16, 19 s with 32 (the suite's own CPU and
-# its longest chains are then the limit); a server that answers one request at a time: 116 s and 115 s
+# measured (benchmarks/concurrency.py, 2 cores, reference server at 0.3 s per request, no client libraries
+# installed): a full run takes 100 s one request at a time, 23 s with 8 at once, 18 s with 16, 17 s with 32
+# (the suite's own CPU and its longest chains are then the limit); with the client libraries, 109 s and 20 s
 DEFAULT = 16
 MAX = 64
 SESSION_FIXTURES = ("server", "model", "api", "sdk", "pytestconfig")  # resolved once, on this thread
