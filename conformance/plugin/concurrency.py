@@ -41,6 +41,7 @@ DEFAULT = 16
 MAX = 64
 SESSION_FIXTURES = ("server", "model", "api", "sdk", "pytestconfig")  # resolved once, on this thread
 PLUGIN_NAME = "responses-conformance-concurrency"
+CALIBRATION = "(concurrency calibration)"  # what the calibration's requests are recorded under
 RERUN_KEY = pytest.StashKey[str]()
 PAUSES_KEY = pytest.StashKey[int]()
 REFRESH_KEY = pytest.StashKey[Any]()
@@ -155,8 +156,9 @@ class RunAhead:
         body = {"model": model, "input": LONG_PROMPT, "max_output_tokens": TRUNCATED_LIMIT}  # 16 tokens each
 
         def send() -> float | None:
-            http_layer.CURRENT.set(http_layer.Evidence("(concurrency calibration)"))  # no test's evidence
-            guard.CURRENT_TEST.set(None)
+            # in no test's evidence; named in a recording (--record), so a replay answers it again
+            http_layer.CURRENT.set(http_layer.Evidence(CALIBRATION))
+            guard.CURRENT_TEST.set(CALIBRATION)
             try:
                 reply = api.post("responses", body)
             except Exception:  # no answer: said as the calibration's problem
