@@ -3,19 +3,22 @@
 Each test body runs as one job (`wire.ahead`) on a worker thread, ahead of its turn, with the same
 arguments and its own evidence; in its turn pytest gets the job's outcome (its exception, its
 exchanges) instead of calling the function again, so every verdict, message and report row is what
-the test produces run alone.  Requests inside one test keep their order (turn 2 reads turn 1);
-tests reading one shared reply send it once (`judge.responses._shared` makes the others wait).
+the test produces.  Requests inside one test keep their order (turn 2 reads turn 1); tests reading
+one shared reply send it once (`base.once.Once` makes the others wait).
 
-Run in their turn, on this thread, as before: tests marked `alone` (load, fuzz, live clients: the
-server to themselves, nothing else in flight), tests with function-scoped fixtures other than their
-parameters (their set-up is pytest's, on this thread), and every test once running ahead stopped.
-A test whose job did not pass (failed, skipped) or whose exchanges show trouble concurrency may cause
-(429, 5xx, no answer, a broken stream) is judged again alone, after the running jobs end, and that
-verdict is the one reported: a server that mishandles concurrent requests cannot fail a test that
-judges something else.  Nothing more runs ahead after a 429 (a finding, judged alone, not a reason
-to send more at once), after trouble that is gone alone, or after two failures that pass alone.
+Before the first job, one short request alone and 4 at once (`wire.ahead.calibrate`): a server that
+queues them or refuses some is tested one request at a time from the start.  Run alone, in their
+turn on this thread: tests marked `alone` (load, fuzz: nothing else in flight), tests with
+function-scoped fixtures other than their parameters and `runs_ahead` fixtures, and every test once
+running ahead stopped.  A test whose job did not pass (failed, skipped) or whose exchanges show
+trouble concurrency may cause (429, 5xx, no answer, a broken stream) is judged again alone, after the
+running jobs end, with the shared replies it reads fetched again, and that verdict is the one
+reported: a server that mishandles concurrent requests cannot fail a test that judges something
+else.  Nothing more runs ahead after a 429 (a clean refusal, not a reason to send more at once),
+after trouble that is gone alone, after two failures that pass alone, after a slow answer
+(`wire.ahead.SLOW_SHARE`) or once the server is found dead.
 
-`--concurrency 1` runs nothing ahead: the requests go out in exactly the order they always did.
+`--concurrency 1` registers nothing: the requests go out in exactly the order they always did.
 With pytest-xdist each worker runs ahead over the tests it has been handed, with its share of N.
 """
 
@@ -52,8 +55,9 @@ SKIPS = (pytest.skip.Exception, pytest.xfail.Exception)
 def add_options(group: Any) -> None:
     group.addoption("--concurrency", type=int, default=DEFAULT, metavar="N",
                     help="tests whose requests do not depend on each other run N at a time against the server "
-                    f"(1: one request at a time, in the order of the tests; default: {DEFAULT}); lowered "
-                    "to 1 by itself after a 429 or trouble only concurrent requests cause")
+                    f"(1: one request at a time, in the order of the tests; default: {DEFAULT}); 1 by itself "
+                    "for a server that answers one request at a time, after a 429, or after trouble only "
+                    "concurrent requests cause")
 
 
 def option_problem(opt: Any) -> str | None:
