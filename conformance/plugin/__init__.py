@@ -38,6 +38,7 @@ from conformance.plugin.reporting import (
     terminal_lines,
 )
 from conformance.plugin.selection import Selection, SelectionError, parse_selection
+from conformance.refserver.app import add_timing_options
 from conformance.reports import gate
 from conformance.reports.report import version_line
 from conformance.reports.results import ResultCollector
@@ -101,13 +102,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="concurrent requests of the load requirements (ROBUST-LOAD-*; 0 skips them; at most 64; "
                     "they go only to the server under test; default: 8)")
     concurrency.add_options(group)  # --concurrency N
-    group.addoption("--refserver-latency", type=float, default=0.0, metavar="SECONDS",
-                    help="the embedded reference server takes this long per POST /v1/responses, as a model would "
-                    "(concurrent requests wait together; benchmarks and self-tests)")
-    group.addoption("--refserver-serial", action="store_true",
-                    help="with --refserver-latency: the embedded server answers one request at a time")
-    group.addoption("--refserver-max-in-flight", type=int, default=0, metavar="N",
-                    help="the embedded server answers 429 to a create past N in flight (a rate limit; 0: none)")
+    add_timing_options(group.addoption, "--refserver-")  # the embedded server's model time, queue, rate limit
     managed.add_options(group)  # --server-image, --server-preset, --server-cmd, ...
     recording.add_options(group)  # --record DIR, --replay DIR
 

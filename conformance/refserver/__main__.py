@@ -7,7 +7,7 @@ import signal
 import sys
 
 from conformance.refserver import defects
-from conformance.refserver.app import RefServer
+from conformance.refserver.app import RefServer, add_timing_options
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -18,13 +18,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--api-key", help="require this bearer token on /v1 routes")
     parser.add_argument("--gzip", action="store_true",
                         help="gzip every reply a request accepts gzip for (valid HTTP: nothing may fail)")
-    parser.add_argument("--latency", type=float, default=0.0, metavar="SECONDS",
-                        help="add this much model time to every POST /v1/responses (concurrent requests wait "
-                        "together, as on a batching server)")
-    parser.add_argument("--serial", action="store_true",
-                        help="with --latency: generate for one request at a time (requests queue)")
-    parser.add_argument("--max-in-flight", type=int, default=0, metavar="N",
-                        help="answer 429 to a create past N in flight, as a rate-limiting gateway (0: no limit)")
+    add_timing_options(parser.add_argument, "--")
     parser.add_argument("--list-defects", action="store_true", help="list the planted defects and exit")
     parser.add_argument("--verbose", action="store_true", help="log every request")
     args = parser.parse_args(argv)

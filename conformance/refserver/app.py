@@ -399,6 +399,18 @@ class Handler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_DELETE = do_PUT = do_PATCH = _dispatch
 
 
+def add_timing_options(add: Any, prefix: str) -> None:
+    """The server's timing options, for its own command line (`--latency`) and the suite's
+    (`--refserver-latency`): `add` is argparse's `add_argument` or pytest's `addoption`."""
+    add(f"{prefix}latency", type=float, default=0.0, metavar="SECONDS",
+        help="add this much model time to every POST /v1/responses (concurrent requests wait together, as on a "
+        "batching server; benchmarks and self-tests)")
+    add(f"{prefix}serial", action="store_true",
+        help=f"with {prefix}latency: generate for one request at a time (requests queue)")
+    add(f"{prefix}max-in-flight", type=int, default=0, metavar="N",
+        help="answer 429 to a create past N in flight, as a rate-limiting gateway (0: no limit)")
+
+
 def start_in_thread(port: int = 0, defect: str | None = None, api_key: str | None = None,
                     host: str = "127.0.0.1", compress: bool = False, latency: float = 0.0,
                     serial: bool = False, max_in_flight: int = 0) -> RefServer:
