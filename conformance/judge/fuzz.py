@@ -22,12 +22,10 @@ collected, not raised, so hypothesis neither stops at the first nor re-sends req
 from __future__ import annotations
 
 import contextlib
-import contextvars
 import json
 import re
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,7 +35,7 @@ from hypothesis import strategies as st
 from conformance.judge.checks import ConformanceFailure, show
 from conformance.judge.schema import Schemas
 from conformance.wire.guard import LIVENESS
-from conformance.wire.http import CURRENT, ApiClient, Evidence, Exchange, record
+from conformance.wire.http import CURRENT, ApiClient, Exchange
 
 DEFAULT_SECONDS = 60.0
 MAX_TRANSPORT_FAILURES = 3  # no answer / stalled / dropped: after this many the run stops (the rest would wait)
@@ -410,26 +408,14 @@ def check_invalid(api: ApiClient, body: dict[str, Any]) -> str | None:
 
 def run(api: ApiClient, strategy: st.SearchStrategy[Any], judge: Callable[[ApiClient, Any], str | None],
         examples: int, fuzz_seed: int, explicit: Sequence[tuple[str, Any]] = (),
-        seconds: float = DEFAULT_SECONDS, label: Callable[[Any], tuple[str, Any]] | None = None,
-        concurrency: int = 1) -> FuzzRun:
+        seconds: float = DEFAULT_SECONDS, label: Callable[[Any], tuple[str, Any]] | None = None) -> FuzzRun:
     """Send the explicit examples, then `examples` generated ones; stop starting new ones after `seconds`.
 
     `judge(api, body)` returns None or the problem; a transport failure (no answer, dropped
     connection) is a finding too.  Generated values pass through `label` to get (description, body).
-    With `concurrency` > 1 the same requests are drawn first, then sent that many at a time (each
-    judged on its own exchanges, the findings in example order): the requests do not depend on each other.
+    One at a time, also under --concurrency: a generated request that breaks the server must be the one
+    named (`wire.guard`'s note on the request at the change), which requests in flight together would hide.
     """
-    if concurrency > 1:
-        drawn = list(explicit)
-        if examples > 0:
-            _draw(strategy, examples, fuzz_seed, lambda v: drawn.append(label(v) if label else ("generated", v)))
-        together, exchanges, failing = _send_together(api, drawn, judge, seconds, concurrency)
-        if all(_one(api, judge, drawn[i][1])[0] for i in failing):  # every finding holds with nothing else in flight
-            for ex in exchanges:
-                record(ex)
-            return together
-        # a finding gone alone: the server mishandles concurrent requests (ROBUST-LOAD-* judge that); the
-        # requests are judged one at a time instead, exactly as with --concurrency 1
     result = FuzzRun(planned=len(explicit) + examples)
     started = time.monotonic()
     count = [0]
@@ -508,77 +494,11 @@ def _draw(strategy: st.SearchStrategy[Any], examples: int, fuzz_seed: int, keep:
         generated()
 
 
-def _one(api: ApiClient, judge: Callable[[ApiClient, Any], str | None], body: Any) -> tuple[str | None, list[Exchange]]:
-    """Judge one request; its problem (None: handled properly) and its own exchanges."""
-    evidence = Evidence()
-    token = CURRENT.set(evidence)
-    try:
-        problem = judge(api, body)
-    except ConformanceFailure as exc:  # no answer, dropped connection, stalled: all findings
-        problem = f"Received: {exc}\nExpected: an answer"
-    finally:
-        CURRENT.reset(token)
-    return problem, evidence.exchanges
-
-
-def _send_together(api: ApiClient, drawn: list[tuple[str, Any]], judge: Callable[[ApiClient, Any], str | None],
-                   seconds: float, concurrency: int) -> tuple[FuzzRun, list[Exchange], list[int]]:
-    """Send `drawn` at most `concurrency` at a time, in order; stop starting new ones as `run` does.
-    Returns the run, every exchange in example order, and the examples with a finding."""
-    result = FuzzRun(planned=len(drawn))
-    started = time.monotonic()
-    exchanges: list[Exchange] = []
-    failing: list[int] = []
-
-    def stop_now() -> bool:
-        if time.monotonic() - started > seconds or LIVENESS.dead or \
-                result.transport_failures >= MAX_TRANSPORT_FAILURES:
-            result.stopped_early = True
-        return result.stopped_early
-
-    def take_in_order() -> None:
-        nonlocal following
-        while following in done:
-            problem, got = done.pop(following)
-            exchanges.extend(got)
-            if problem:
-                failing.append(following)
-                last = got[-1] if got else None
-                result.findings.append(Finding(f"example {following + 1} ({drawn[following][0]})", problem, last))
-                if last is not None and last.error and "the error body" not in last.error:
-                    result.transport_failures += 1
-            following += 1
-
-    pending: dict[int, Future[tuple[str | None, list[Exchange]]]] = {}
-    done: dict[int, tuple[str | None, list[Exchange]]] = {}
-    following = 0  # the next example whose outcome is taken, in order
-    with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="rc-fuzz") as pool:
-        for i, (_, body) in enumerate(drawn):
-            while len(pending) >= concurrency:
-                finished, _ = wait(pending.values(), return_when=FIRST_COMPLETED)
-                for j in [j for j, f in pending.items() if f in finished]:
-                    done[j] = pending.pop(j).result()
-                take_in_order()
-            if stop_now():
-                break
-            result.sent += 1
-            pending[i] = pool.submit(contextvars.copy_context().run, _one, api, judge, body)
-        for j, f in pending.items():
-            done[j] = f.result()
-    take_in_order()
-    if result.stopped_early and LIVENESS.dead:
-        result.findings.append(Finding(f"after example {result.sent}", f"Received: {LIVENESS.dead}\n"
-                                       "Expected: an answer to every request", None))
-    result.seconds = time.monotonic() - started
-    return result, exchanges, failing
-
-
 class _Stop(Exception):
     """Ends a fuzz run early (hypothesis stops generating at the first exception)."""
 
 
 def api_last_exchange() -> Exchange | None:
-    from conformance.wire.http import CURRENT
 
     evidence = CURRENT.get()
     return evidence.exchanges[-1] if evidence is not None and evidence.exchanges else None

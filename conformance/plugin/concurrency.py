@@ -131,7 +131,6 @@ class RunAhead:
         self.workers: list[dict[str, Any]] = []  # xdist: each worker's summary, on the controller
         self.calibration: Calibration | None = None
         self.queued: set[int] = set()  # tests handed to the pool (once each)
-        config.option.rc_together = limit  # requests the fuzz requirements send at once (1 once serial)
 
     # -- which tests come next --------------------------------------------------------------------
 
@@ -175,7 +174,6 @@ class RunAhead:
 
     def _serial(self, reason: str) -> None:
         self.ahead.serial(reason)
-        self.config.option.rc_together = 1  # what the fuzz requirements send at once from now on
 
     def _schedule(self, current: pytest.Function) -> None:
         if self.calibration is None:
@@ -239,8 +237,6 @@ class RunAhead:
     def pytest_pyfunc_call(self, pyfuncitem: pytest.Function) -> bool | None:
         if guard.LIVENESS.dead is not None:
             self._serial(f"the server stopped responding: {guard.LIVENESS.dead[:200]}")
-        if self.ahead.serial_reason is not None:  # also when the pool itself stopped (a slow answer)
-            self.config.option.rc_together = 1
         if self.ahead.serial_reason is None and pyfuncitem.get_closest_marker("alone") is None:
             self._schedule(pyfuncitem)
         outcome = self.ahead.take(pyfuncitem.nodeid)

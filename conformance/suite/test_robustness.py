@@ -122,11 +122,6 @@ def test_server_keeps_answering(api, model):
             api.post("responses", request(model, f"Say the number {i}.", 16))
 
 
-def together(config: pytest.Config) -> int:
-    """Fuzz requests sent at once: --concurrency, or 1 once the run goes one test at a time (plugin.concurrency)."""
-    return getattr(config.option, "rc_together", 1)
-
-
 def _fuzz_report(run: fuzz.FuzzRun, what: str, seed: int, examples: int) -> None:
     if not run.findings:
         return
@@ -155,8 +150,7 @@ def test_fuzz_valid_requests_succeed(api, model, pytestconfig):
     space = fuzz.RequestSpace.load()
     run = fuzz.run(api, fuzz.valid_requests(model, supports(pytestconfig, "streaming"), space), fuzz.check_valid,
                    examples, seed, explicit=fuzz.explicit_valid(model, space),
-                   label=lambda body: ("generated" + (", streamed" if body.get("stream") else ""), body),
-                   concurrency=together(pytestconfig))
+                   label=lambda body: ("generated" + (", streamed" if body.get("stream") else ""), body))
     _fuzz_report(run, "valid requests", seed, examples)
 
 
@@ -168,7 +162,7 @@ def test_fuzz_invalid_requests_rejected(api, model, pytestconfig):
         pytest.skip("fuzzing disabled (--fuzz-examples 0)")
     skip = () if supports(pytestconfig, "store") else ("store",)  # a field a server without storage may ignore
     run = fuzz.run(api, fuzz.invalid_requests(model, skip=skip), fuzz.check_invalid, examples, seed,
-                   label=lambda v: v, concurrency=together(pytestconfig))
+                   label=lambda v: v)
     _fuzz_report(run, "invalid requests", seed, examples)
 
 
