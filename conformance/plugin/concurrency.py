@@ -38,8 +38,8 @@ from conformance.wire import http as http_layer
 from conformance.wire.ahead import RUNS_AHEAD, Ahead, Calibration, Outcome, calibrate, trouble
 
 # measured (benchmarks/concurrency.py, 2 cores, reference server at 0.3 s per request, no client libraries
-# installed): a full run takes 100 s one request at a time, 23 s with 8 at once, 18 s with 16, 17 s with 32
-# (the suite's own CPU and its longest chains are then the limit); with the client libraries, 109 s and 20 s
+# and fuzz requests sent together): 100 s one request at a time, 23 s with 8 at once, 18 s with 16, 17 s
+# with 32 (the suite's own CPU and its longest chains are then the limit)
 DEFAULT = 16
 MAX = 64
 SESSION_FIXTURES = ("server", "model", "api", "sdk", "pytestconfig")  # resolved once, on this thread
