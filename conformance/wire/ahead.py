@@ -8,11 +8,13 @@ its outcome back to the test in its turn; this module keeps the pool honest:
 - at most `limit` jobs run at once, starting at 2 and doubling while answers come back quickly
   (slow start: a server that queues requests shows it before many wait in its queue);
 - `pause()` lets no new job start and `drain()` waits for the running ones, so a job can be re-run
-  alone, or a test that must be alone (load, fuzz, live clients) gets the server to itself;
+  alone, or a test that must be alone (load, fuzz) gets the server to itself;
 - `serial(reason)` ends running ahead for the rest of the run (jobs not started are dropped: their
   tests run in their turn, as with `--concurrency 1`), the reason kept for the report;
 - `trouble(exchanges)` names what in a job's exchanges may come from running it together with
-  others (429, 5xx, no answer): such a job is judged again alone before its verdict counts.
+  others (429, 5xx, no answer, a broken stream): such a test is judged again alone;
+- `calibrate(send)` tells, before the first job, a server that answers requests together from one
+  that queues them.
 
 Workers are daemon threads (not `concurrent.futures.ThreadPoolExecutor`, whose threads the
 interpreter joins at exit): an interrupted run must not wait for requests still in flight.
@@ -22,7 +24,6 @@ from __future__ import annotations
 
 import contextvars
 import threading
-import time
 from collections import deque
 from collections.abc import Callable, Hashable, Iterable
 from concurrent.futures import Future
@@ -55,8 +56,7 @@ class Calibration:
 
     alone_s: float | None = None
     together_s: list[float] = field(default_factory=list)
-    problem: str | None = None  # a probe that got no 2xx answer: no verdict
-
+    problem: str | None = None  # the probe alone got no 2xx answer: no verdict
     unanswered: int = 0  # probes sent together that got no 2xx answer (a queue past the deadline, a 429)
 
     @property
@@ -97,14 +97,12 @@ def calibrate(send: Callable[[], float | None]) -> Calibration:
 
 @dataclass
 class Outcome:
-    """What a job did: its result or exception, the exchanges it recorded, when it ran."""
+    """What a job did: its result or exception, the exchanges it recorded, how many ran with it."""
 
     value: Any = None
     error: BaseException | None = None
     exchanges: list[Exchange] = field(default_factory=list)
-    started: float = 0.0
-    ended: float = 0.0
-    together: int = 0  # the most jobs running at once while it ran (itself included)
+    together: int = 0  # jobs running when it started (itself included)
 
 
 def trouble(exchanges: Iterable[Exchange]) -> str | None:
@@ -140,7 +138,7 @@ class Ahead:
         self._running = 0
         self._paused = 0
         self._fast_in_a_row = 0
-        self._cond = threading.Condition()
+        self._cond = threading.Condition()  # its lock is an RLock: `_adapt` calls `serial` holding it
         self._closed = False
         self._threads: list[threading.Thread] = []  # started with the first job
 
@@ -229,12 +227,11 @@ class Ahead:
                 self.started += 1
                 self.peak = max(self.peak, self._running)
                 together = self._running
-            outcome = Outcome(started=time.monotonic(), together=together)
+            outcome = Outcome(together=together)
             try:
                 outcome.value = context.run(job, outcome)
             except BaseException as exc:  # the test's outcome (a skip, a failure, an error), handed back
                 outcome.error = exc
-            outcome.ended = time.monotonic()
             with self._cond:
                 self._running -= 1
                 self._adapt(outcome)
@@ -245,10 +242,8 @@ class Ahead:
         """Slow start: double the limit after `limit` quick jobs in a row; a slow answer ends running ahead."""
         slowest = max((ex.elapsed_ms / 1000 for ex in outcome.exchanges), default=0.0)
         if slowest > self.slow_after and outcome.together > 1 and self.serial_reason is None:
-            self.serial_reason = (f"an answer took {slowest:.1f} s with {outcome.together} tests' requests in "
-                                  f"flight (over {SLOW_SHARE:.0%} of --request-timeout): requests queued behind "
-                                  "it could reach their deadline")
-            self._drop_queued()
+            self.serial(f"an answer took {slowest:.1f} s with {outcome.together} tests' requests in flight (over "
+                        f"{SLOW_SHARE:.0%} of --request-timeout): requests queued behind it could reach their deadline")
             return
         self._fast_in_a_row += 1
         if self._fast_in_a_row >= self.limit and self.limit < self.max_limit:
