@@ -481,7 +481,7 @@ def _seed_alone_decides() -> Iterator[None]:
 
 
 def _draw(strategy: st.SearchStrategy[Any], examples: int, fuzz_seed: int, keep: Callable[[Any], None]) -> None:
-    """The values `run` would generate with this seed, without sending anything."""
+    """Hand each value this seed generates to `keep` (which sends it; raising `_Stop` ends the drawing)."""
     @settings(max_examples=max(examples, 1), deadline=None, database=None, derandomize=False,
               phases=(Phase.generate,), suppress_health_check=list(HealthCheck), print_blob=False,
               report_multiple_bugs=False, verbosity=Verbosity.quiet)
@@ -499,7 +499,6 @@ class _Stop(Exception):
 
 
 def api_last_exchange() -> Exchange | None:
-
     evidence = CURRENT.get()
     return evidence.exchanges[-1] if evidence is not None and evidence.exchanges else None
 

@@ -131,6 +131,7 @@ class RunAhead:
         self.workers: list[dict[str, Any]] = []  # xdist: each worker's summary, on the controller
         self.calibration: Calibration | None = None
         self.queued: set[int] = set()  # tests handed to the pool (once each)
+        self.handed = 0  # without xdist: the tests up to this index have been looked at
 
     # -- which tests come next --------------------------------------------------------------------
 
@@ -144,8 +145,12 @@ class RunAhead:
         if queued is not None:
             return [self.items[i] for i in queued if 0 <= i < len(self.items)]
         at = self.index.get(id(item))
-        # every test after it: only `limit` run at once, the rest wait queued (dropped unstarted on a stop)
-        return [] if at is None else self.items[at + 1:]
+        if at is None:
+            return []
+        # every test after it, handed over once: only `limit` run at once, the rest wait queued (dropped
+        # unstarted on a stop); later calls have nothing new to hand over
+        start, self.handed = max(at + 1, self.handed), len(self.items)
+        return self.items[start:]
 
     def _can(self, item: pytest.Item) -> bool:
         known = self.eligible.get(id(item))
@@ -170,10 +175,7 @@ class RunAhead:
 
         self.calibration = contextvars.copy_context().run(calibrate, send)
         if self.calibration.one_at_a_time:
-            self._serial(f"the server answers one request at a time ({self.calibration.describe()})")
-
-    def _serial(self, reason: str) -> None:
-        self.ahead.serial(reason)
+            self.ahead.serial(f"the server answers one request at a time ({self.calibration.describe()})")
 
     def _schedule(self, current: pytest.Function) -> None:
         if self.calibration is None:
@@ -236,7 +238,7 @@ class RunAhead:
     @pytest.hookimpl(tryfirst=True)
     def pytest_pyfunc_call(self, pyfuncitem: pytest.Function) -> bool | None:
         if guard.LIVENESS.dead is not None:
-            self._serial(f"the server stopped responding: {guard.LIVENESS.dead[:200]}")
+            self.ahead.serial(f"the server stopped responding: {guard.LIVENESS.dead[:200]}")
         if self.ahead.serial_reason is None and pyfuncitem.get_closest_marker("alone") is None:
             self._schedule(pyfuncitem)
         outcome = self.ahead.take(pyfuncitem.nodeid)
@@ -250,7 +252,7 @@ class RunAhead:
             return self._hand_back(outcome)
         problem = trouble(outcome.exchanges)
         if problem is not None and "HTTP 429" in problem:
-            self._serial(f"{problem} in {pyfuncitem.nodeid} with other tests' requests in flight")
+            self.ahead.serial(f"{problem} in {pyfuncitem.nodeid} with other tests' requests in flight")
         if problem is None and outcome.error is not None:
             # a verdict other than a pass counts only as the test gives it alone: a server that mixes up
             # concurrent requests must not fail (or skip) tests that judge something else (ROBUST-LOAD-002 does)
@@ -298,13 +300,13 @@ class RunAhead:
             if passed:
                 self.flips.append(item.nodeid)
             if len(self.flips) >= FLIPS:  # once could be a sampled model's answer; twice is the server
-                self._serial(f"{', '.join(self.flips)} failed with other tests' requests in flight but passed "
+                self.ahead.serial(f"{', '.join(self.flips)} failed with other tests' requests in flight but passed "
                                   "alone: the server mixes up or mishandles concurrent requests (ROBUST-LOAD-* judge "
                                   "that)")
         elif problem:
             evidence = http_layer.CURRENT.get()
             if trouble(evidence.exchanges if evidence else []) is None:
-                self._serial(f"{problem} in {item.nodeid} with other tests' requests in flight, but not "
+                self.ahead.serial(f"{problem} in {item.nodeid} with other tests' requests in flight, but not "
                                   "when the test ran alone: the server fails under concurrent requests")
 
     @pytest.hookimpl(tryfirst=True)
