@@ -13,17 +13,20 @@ come from the spec, not from this file.  On top of it:
   and no lenient parser coerces (a word for a number, an object for a string, ...) or a value
   outside an enum (message role, item type).
 
-`run()` sends them one by one within a count and time budget, seeded (`--fuzz-seed`) so a run is
-replayed exactly, and returns every finding — 5xx, no answer, dropped connection, a garbled body
-or stream, or the wrong status class — each with a copy-pasteable `curl` reproducer.  Findings are
-collected, not raised, so hypothesis neither stops at the first nor re-sends requests to shrink.
+`run()` sends them one by one (in batches under `--concurrency`) within a count and time budget,
+seeded (`--fuzz-seed`) so a run is replayed exactly, and returns every finding — 5xx, no answer,
+dropped connection, a garbled body or stream, or the wrong status class — each with a
+copy-pasteable `curl` reproducer.  Findings are collected, not raised, so hypothesis neither stops
+at the first nor re-sends requests to shrink.
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import json
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -34,8 +37,9 @@ from hypothesis import strategies as st
 
 from conformance.judge.checks import ConformanceFailure, show
 from conformance.judge.schema import Schemas
+from conformance.wire.ahead import Together
 from conformance.wire.guard import LIVENESS
-from conformance.wire.http import CURRENT, ApiClient, Exchange
+from conformance.wire.http import CURRENT, ApiClient, Evidence, Exchange, record
 
 DEFAULT_SECONDS = 60.0
 MAX_TRANSPORT_FAILURES = 3  # no answer / stalled / dropped: after this many the run stops (the rest would wait)
@@ -373,6 +377,8 @@ class FuzzRun:
     stopped_early: bool = False
     seconds: float = 0.0
     transport_failures: int = 0  # findings where the server did not answer, stalled or dropped the connection
+    alone_since: str | None = None  # why the run went one request at a time (concurrency caused a failure)
+    batch: int = 1  # requests sent at once (--concurrency)
 
 
 def check_valid(api: ApiClient, body: dict[str, Any]) -> str | None:
@@ -408,52 +414,118 @@ def check_invalid(api: ApiClient, body: dict[str, Any]) -> str | None:
 
 def run(api: ApiClient, strategy: st.SearchStrategy[Any], judge: Callable[[ApiClient, Any], str | None],
         examples: int, fuzz_seed: int, explicit: Sequence[tuple[str, Any]] = (),
-        seconds: float = DEFAULT_SECONDS, label: Callable[[Any], tuple[str, Any]] | None = None) -> FuzzRun:
+        seconds: float = DEFAULT_SECONDS, label: Callable[[Any], tuple[str, Any]] | None = None,
+        together: Together | None = None) -> FuzzRun:
     """Send the explicit examples, then `examples` generated ones; stop starting new ones after `seconds`.
 
     `judge(api, body)` returns None or the problem; a transport failure (no answer, dropped
     connection) is a finding too.  Generated values pass through `label` to get (description, body).
-    One at a time, also under --concurrency: a generated request that breaks the server must be the one
-    named (`wire.guard`'s note on the request at the change), which requests in flight together would hide.
-    """
-    result = FuzzRun(planned=len(explicit) + examples)
-    started = time.monotonic()
-    count = [0]
 
-    def one(desc: str, body: Any) -> None:
-        if result.stopped_early:  # sticky: hypothesis replays the example that stopped the run to confirm it
-            raise _Stop
-        if time.monotonic() - started > seconds or LIVENESS.dead:
+    With `together.limit` > 1 (`--concurrency`) the requests go in batches of that many at once (they
+    do not depend on each other); whether to stop is decided between batches only, so the same
+    requests are sent whatever the timing (a replay of a recording meets what was recorded).  A
+    request that failed with others in flight is sent again alone, and only a failure alone is a
+    finding: a server that mishandles concurrent requests (ROBUST-LOAD-* judge that) or refuses them
+    (429) cannot fail a fuzz requirement; it ends sending together for the rest of the run
+    (`together.serial`).  `wire.guard` names every request in flight when a server broke.
+    """
+    drawn = list(explicit)
+    if examples > 0:
+        _draw(strategy, examples, fuzz_seed, lambda v: drawn.append(label(v) if label else ("generated", v)))
+    result = FuzzRun(planned=len(drawn))
+    started = time.monotonic()
+    limit = result.batch = together.limit if together is not None else 1
+    at = 0
+    while at < len(drawn):
+        if time.monotonic() - started > seconds or LIVENESS.dead or \
+                result.transport_failures >= MAX_TRANSPORT_FAILURES:  # each more would only wait out a timeout
             result.stopped_early = True
             if LIVENESS.dead:  # no more requests to a server that is gone: one finding states why
-                result.findings.append(Finding(f"after example {count[0]}", f"Received: {LIVENESS.dead}\n"
+                result.findings.append(Finding(f"after example {at}", f"Received: {LIVENESS.dead}\n"
                                                "Expected: an answer to every request", None))
-            raise _Stop
-        count[0] += 1
-        result.sent += 1
-        tag = f"example {count[0]} ({desc})"
-        try:
-            problem = judge(api, body)
-        except ConformanceFailure as exc:  # no answer, dropped connection, stalled: all findings
-            problem = f"Received: {exc}\nExpected: an answer"
-        if problem:
-            last = api_last_exchange()
-            result.findings.append(Finding(tag, problem, last))
-            if last is not None and last.error and "the error body" not in last.error:
-                result.transport_failures += 1
-                if result.transport_failures >= MAX_TRANSPORT_FAILURES:  # each more would only wait out a timeout
-                    result.stopped_early = True
-                    raise _Stop
-
-    try:
-        for desc, body in explicit:
-            one(desc, body)
-        if examples > 0:  # drawn and sent one at a time: a _Stop ends the drawing too
-            _draw(strategy, examples, fuzz_seed, lambda v: one(*(label(v) if label else ("generated", v))))
-    except _Stop:
-        pass
+            break
+        batch = list(enumerate(drawn[at:at + limit], start=at + 1))
+        at += len(batch)
+        result.sent += len(batch)
+        if len(batch) == 1:
+            number, (desc, body) = batch[0]
+            _keep(result, f"example {number} ({desc})", *_judged(api, judge, body))
+            continue
+        sent = _send_together(api, judge, [body for _, (_, body) in batch])
+        for exchanges in (ex for _, ex in sent):  # the test's evidence, in example order
+            for ex in exchanges:
+                record(ex)
+        flipped = []
+        for (number, (desc, body)), (problem, _) in zip(batch, sent, strict=True):
+            if problem is None:
+                continue
+            tag = f"example {number} ({desc})"
+            if LIVENESS.dead or result.transport_failures >= MAX_TRANSPORT_FAILURES:
+                # not sent again alone (the server is gone, or the run stops): said as found
+                _keep(result, f"{tag}, with {len(batch) - 1} other requests in flight", problem, _last(sent, batch,
+                                                                                                      number))
+                continue
+            alone, last = _judged(api, judge, body)
+            if alone is None:
+                flipped.append(tag)
+            else:
+                _keep(result, tag, alone, last)
+        if flipped and together is not None:
+            why = (f"fuzz: {', '.join(flipped[:3])}{' ...' if len(flipped) > 3 else ''} failed with "
+                   f"{len(batch) - 1} other requests in flight but not alone: the server mishandles concurrent "
+                   "requests (ROBUST-LOAD-* judge that)")
+            together.serial(why)
+            result.alone_since = why
+            limit = 1
     result.seconds = time.monotonic() - started
     return result
+
+
+def _judged(api: ApiClient, judge: Callable[[ApiClient, Any], str | None], body: Any) -> tuple[str | None,
+                                                                                               Exchange | None]:
+    """(the problem or None, the last exchange) of one request judged on this thread."""
+    evidence = CURRENT.get()
+    before = len(evidence.exchanges) if evidence is not None else 0
+    try:
+        problem = judge(api, body)
+    except ConformanceFailure as exc:  # no answer, dropped connection, stalled: all findings
+        problem = f"Received: {exc}\nExpected: an answer"
+    last = evidence.exchanges[-1] if evidence is not None and len(evidence.exchanges) > before else None
+    return problem, last
+
+
+def _keep(result: FuzzRun, tag: str, problem: str | None, last: Exchange | None) -> None:
+    if not problem:
+        return
+    result.findings.append(Finding(tag, problem, last))
+    if last is not None and last.error and "the error body" not in last.error:
+        result.transport_failures += 1
+
+
+def _last(sent: list[tuple[str | None, list[Exchange]]], batch: list[tuple[int, Any]], number: int) -> Exchange | None:
+    exchanges = sent[[n for n, _ in batch].index(number)][1]
+    return exchanges[-1] if exchanges else None
+
+
+def _send_together(api: ApiClient, judge: Callable[[ApiClient, Any], str | None],
+                   bodies: list[Any]) -> list[tuple[str | None, list[Exchange]]]:
+    """Each body judged on its own thread at once, with its own exchanges: (problem, exchanges) in order.
+    Daemon threads joined here: every request has its own deadline (`wire.guard`)."""
+    out: list[tuple[str | None, list[Exchange]]] = [(None, []) for _ in bodies]
+
+    def one(i: int, body: Any) -> None:
+        evidence = Evidence(CURRENT.get().test if CURRENT.get() is not None else None)
+        CURRENT.set(evidence)  # in this thread's copy of the context
+        problem, _ = _judged(api, judge, body)
+        out[i] = (problem, evidence.exchanges)
+
+    threads = [threading.Thread(target=contextvars.copy_context().run, args=(one, i, body), daemon=True,
+                                name=f"rc-fuzz-{i}") for i, body in enumerate(bodies)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return out
 
 
 @contextlib.contextmanager
@@ -481,7 +553,8 @@ def _seed_alone_decides() -> Iterator[None]:
 
 
 def _draw(strategy: st.SearchStrategy[Any], examples: int, fuzz_seed: int, keep: Callable[[Any], None]) -> None:
-    """Hand each value this seed generates to `keep` (which sends it; raising `_Stop` ends the drawing)."""
+    """Hand each value this seed generates to `keep`, in order (drawn before any is sent: the values do not
+    depend on the answers, and a batch needs its requests at hand)."""
     @settings(max_examples=max(examples, 1), deadline=None, database=None, derandomize=False,
               phases=(Phase.generate,), suppress_health_check=list(HealthCheck), print_blob=False,
               report_multiple_bugs=False, verbosity=Verbosity.quiet)
@@ -492,15 +565,6 @@ def _draw(strategy: st.SearchStrategy[Any], examples: int, fuzz_seed: int, keep:
 
     with _seed_alone_decides():
         generated()
-
-
-class _Stop(Exception):
-    """Ends a fuzz run early (hypothesis stops generating at the first exception)."""
-
-
-def api_last_exchange() -> Exchange | None:
-    evidence = CURRENT.get()
-    return evidence.exchanges[-1] if evidence is not None and evidence.exchanges else None
 
 
 def _json_type(value: Any) -> str:

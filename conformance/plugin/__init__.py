@@ -48,6 +48,7 @@ from conformance.suite import SUITE_DIR
 from conformance.suite.requirements import AREA_MODULES, REGISTRY, Requirement
 from conformance.wire import guard, record
 from conformance.wire import http as http_layer
+from conformance.wire.ahead import Together
 from conformance.wire.diagnose import server_caused
 
 HANDLE_KEY = pytest.StashKey[ServerHandle]()
@@ -467,6 +468,12 @@ def _sdk_response(response: Any) -> None:
         ex.response_body = http_layer._trim(response.content)
     # the round trip, as ApiClient records it (to the headers only, for a stream the SDK reads later)
     ex.elapsed_ms = (time.monotonic() - response.request.extensions.get("rc_started", time.monotonic())) * 1000
+
+
+@pytest.fixture
+def together(pytestconfig: pytest.Config) -> Together:
+    """For a test marked `alone` that sends independent requests of its own: how many at once (--concurrency)."""
+    return concurrency.together(pytestconfig)
 
 
 @pytest.fixture(autouse=True)

@@ -35,7 +35,7 @@ from conformance.base.once import REFRESH
 from conformance.judge.responses import LONG_PROMPT, TRUNCATED_LIMIT
 from conformance.wire import guard
 from conformance.wire import http as http_layer
-from conformance.wire.ahead import RUNS_AHEAD, Ahead, Calibration, Outcome, calibrate, trouble
+from conformance.wire.ahead import RUNS_AHEAD, Ahead, Calibration, Outcome, Together, calibrate, trouble
 
 # measured (benchmarks/concurrency.py, 2 cores, reference server at 0.3 s per request, no client libraries
 # and fuzz requests sent together): 100 s one request at a time, 23 s with 8 at once, 18 s with 16, 17 s
@@ -78,6 +78,12 @@ def summary(config: pytest.Config) -> dict[str, Any] | None:
     """What running ahead did in this process, for the report (None when it was off)."""
     plugin = config.pluginmanager.get_plugin(PLUGIN_NAME)
     return plugin.summary() if isinstance(plugin, RunAhead) else None
+
+
+def together(config: pytest.Config) -> Together:
+    """How many of its own requests a test running alone may send at once now (1 without running ahead)."""
+    plugin = config.pluginmanager.get_plugin(PLUGIN_NAME)
+    return plugin.ahead.together() if isinstance(plugin, RunAhead) else Together()
 
 
 def _direct_param(item: pytest.Function, name: str) -> bool:

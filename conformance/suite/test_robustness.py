@@ -136,33 +136,38 @@ def _fuzz_report(run: fuzz.FuzzRun, what: str, seed: int, examples: int) -> None
         why = ("after repeated transport failures" if run.transport_failures >= fuzz.MAX_TRANSPORT_FAILURES
                else "the server is gone" if run.findings[-1].exchange is None else "time budget reached")
         early = f" (stopped after {run.sent} of {run.planned}: {why})"
+    # the requests are the seed's whatever the concurrency; where an early stop falls depends on the batch size
+    batches = f" --concurrency {run.batch}" if run.batch > 1 and run.stopped_early else ""
+    alone = f"\n\nEach finding failed when sent alone. {run.alone_since}" if run.alone_since else ""
     raise ConformanceFailure(
         f"{len(run.findings)} of {run.sent} {what} were not handled as the spec requires{early}:\n\n"
-        + "\n\n".join(parts) + f"\n\nReplay the same requests: --fuzz-seed {seed} --fuzz-examples {examples}")
+        + "\n\n".join(parts) + alone
+        + f"\n\nReplay the same requests: --fuzz-seed {seed} --fuzz-examples {examples}{batches}")
 
 
 @requirement("ROBUST-FUZZ-001", MUST)
 @pytest.mark.alone("generated requests: a server they break is not blamed on other tests")
-def test_fuzz_valid_requests_succeed(api, model, pytestconfig):
+def test_fuzz_valid_requests_succeed(api, model, pytestconfig, together):
     examples, seed = pytestconfig.option.fuzz_examples, pytestconfig.option.fuzz_seed
     if examples == 0:
         pytest.skip("fuzzing disabled (--fuzz-examples 0)")
     space = fuzz.RequestSpace.load()
     run = fuzz.run(api, fuzz.valid_requests(model, supports(pytestconfig, "streaming"), space), fuzz.check_valid,
                    examples, seed, explicit=fuzz.explicit_valid(model, space),
-                   label=lambda body: ("generated" + (", streamed" if body.get("stream") else ""), body))
+                   label=lambda body: ("generated" + (", streamed" if body.get("stream") else ""), body),
+                   together=together)
     _fuzz_report(run, "valid requests", seed, examples)
 
 
 @requirement("ROBUST-FUZZ-002", MUST)
 @pytest.mark.alone("generated requests: a server they break is not blamed on other tests")
-def test_fuzz_invalid_requests_rejected(api, model, pytestconfig):
+def test_fuzz_invalid_requests_rejected(api, model, pytestconfig, together):
     examples, seed = pytestconfig.option.fuzz_examples, pytestconfig.option.fuzz_seed
     if examples == 0:
         pytest.skip("fuzzing disabled (--fuzz-examples 0)")
     skip = () if supports(pytestconfig, "store") else ("store",)  # a field a server without storage may ignore
     run = fuzz.run(api, fuzz.invalid_requests(model, skip=skip), fuzz.check_invalid, examples, seed,
-                   label=lambda v: v)
+                   label=lambda v: v, together=together)
     _fuzz_report(run, "invalid requests", seed, examples)
 
 

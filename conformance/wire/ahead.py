@@ -14,7 +14,9 @@ its outcome back to the test in its turn; this module keeps the pool honest:
 - `trouble(exchanges)` names what in a job's exchanges may come from running it together with
   others (429, 5xx, no answer, a broken stream): such a test is judged again alone;
 - `calibrate(send)` tells, before the first job, a server that answers requests together from one
-  that queues them.
+  that queues them;
+- `together()` tells a test running alone how many of its own independent requests it may send at
+  once (`Together`: the fuzz requirements' batches).
 
 Workers are daemon threads (not `concurrent.futures.ThreadPoolExecutor`, whose threads the
 interpreter joins at exit): an interrupted run must not wait for requests still in flight.
@@ -93,6 +95,20 @@ def calibrate(send: Callable[[], float | None]) -> Calibration:
     result.unanswered = sum(t is None for t in out)
     result.together_s = [t for t in out if t is not None]
     return result
+
+
+def _no_serial(reason: str) -> None:
+    """Nothing runs together: nothing to end."""
+
+
+@dataclass(frozen=True)
+class Together:
+    """What a test that sends independent requests of its own (the fuzz requirements) may send at once
+    now (1: one at a time), and how it ends sending together for the rest of the run when concurrency
+    caused what it found (`Ahead.serial`)."""
+
+    limit: int = 1
+    serial: Callable[[str], None] = _no_serial
 
 
 @dataclass
@@ -206,6 +222,13 @@ class Ahead:
                 self.serial_reason = reason
             self._drop_queued()
             self._cond.notify_all()
+
+    def together(self) -> Together:
+        """For a test running alone (nothing else in flight): its own requests may go `max_limit` at once,
+        until running together ended."""
+        if self.serial_reason is not None or self._closed:
+            return Together()
+        return Together(self.max_limit, self.serial)
 
     def close(self) -> None:
         with self._cond:

@@ -20,7 +20,9 @@ through a `GuardedTransport`, which keeps one `Liveness` record per test process
   body a byte every few seconds) counts as incomplete; after `threshold` in a row the same trivial
   probe decides: a server that trickles the probe too is declared too slow, the rest fail at once;
 - a server that answered and then fails every request (5xx or no answer, across several tests)
-  gets a note naming the request at the change, the likely cause (a request that broke it).
+  gets a note naming the request at the change, the likely cause (a request that broke it), and,
+  with requests in flight together (`--concurrency`, fuzz batches), every request that was still in
+  flight when the first failure came back: the one that broke the server may be any of them.
 
 **One transport policy.**  Every request (raw `ApiClient`, SDK, preflight, the probe itself) has
 one total deadline covering connect, TLS, headers and body: the transport's network streams cut
@@ -102,6 +104,9 @@ class Liveness:
     first_failing: str | None = None
     failing_tests: set[str] = field(default_factory=set)
     changed: str | None = None  # the note naming the request at the change, once it is clear
+    # requests sent and not yet answered (or failed): (test, request) by id(request)
+    in_flight: dict[int, tuple[str, httpx.Request]] = field(default_factory=dict, repr=False)
+    alongside: list[str] = field(default_factory=list)  # still in flight when the first failing one failed
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def configure(self, base_url: str, model: str | None, api_key: str | None) -> None:
@@ -111,7 +116,8 @@ class Liveness:
         with self._lock:
             self.dead, self.dead_by_refusal, self.unanswered, self.stalled, self.incomplete = None, False, 0, 0, 0
             self.last_good, self.failing, self.first_failing, self.changed = None, 0, None, None
-            self.failing_tests = set()
+            self.failing_tests, self.alongside = set(), []
+            self.in_flight.clear()
 
     @property
     def stalling(self) -> bool:
@@ -128,6 +134,14 @@ class Liveness:
                 self.dead, self.dead_by_refusal, self.unanswered = None, False, 0
             return
         raise ServerGone(self.dead, request=request)
+
+    def begin(self, request: httpx.Request) -> None:
+        with self._lock:
+            self.in_flight[id(request)] = (_where(), request)
+
+    def end(self, request: httpx.Request) -> None:
+        with self._lock:
+            self.in_flight.pop(id(request), None)
 
     def answered(self, request: httpx.Request | None = None, status: int = 200) -> None:
         with self._lock:
@@ -193,20 +207,26 @@ class Liveness:
         """Track a server that answered and then fails everything, to name the request at the change."""
         what = f"{_where()}: {_request_text(request)}"
         with self._lock:
+            self.in_flight.pop(id(request), None)  # answered (or failed): no longer in flight
             if ok:
                 self.last_good, self.failing, self.first_failing, self.changed = what, 0, None, None
-                self.failing_tests = set()
+                self.failing_tests, self.alongside = set(), []
                 return
             if self.last_good is None:  # never answered: nothing changed, it never worked
                 return
             self.failing += 1
             if self.failing == 1:
                 self.first_failing = what
+                # sent before the server broke, so any of them may have broken it (the first failure to come
+                # back is not always the request that broke it when several are in flight)
+                self.alongside = [f"{test}: {_request_text(other, ALONGSIDE_TEXT)}"
+                                  for key, (test, other) in self.in_flight.items() if key != id(request)]
             self.failing_tests.add(_where())
             if self.failing >= self.broke_after and len(self.failing_tests) >= 3:
-                self.changed = (f"the server answered normally until {self.last_good}; since {self.first_failing}, "
-                                f"every request failed ({self.failing} in a row, 5xx or no answer, over "
-                                f"{len(self.failing_tests)} tests): the likely cause is that first failing request "
+                self.changed = (f"the server answered normally until {self.last_good}; since {self.first_failing}"
+                                f"{_alongside(self.alongside)}, every request failed ({self.failing} in a row, 5xx "
+                                f"or no answer, over {len(self.failing_tests)} tests): the likely cause is that "
+                                f"first failing request{' or one in flight with it' if self.alongside else ''} "
                                 "(or the one before it), which may have broken the server; later failures follow "
                                 "from it rather than from their own requirements")
 
@@ -249,6 +269,9 @@ class Unrecorded(Liveness):
     def before(self, request: httpx.Request) -> None:
         pass
 
+    def begin(self, request: httpx.Request) -> None:
+        pass
+
     def refused(self, request: httpx.Request, exc: Exception) -> None:
         pass
 
@@ -260,6 +283,18 @@ class Unrecorded(Liveness):
 
     def outcome(self, request: httpx.Request, ok: bool) -> None:
         pass
+
+
+ALONGSIDE_TEXT = 200  # characters of each request named as in flight at the change
+ALONGSIDE_NAMED = 16  # requests named; more are counted
+
+
+def _alongside(requests: list[str]) -> str:
+    if not requests:
+        return ""
+    more = len(requests) - ALONGSIDE_NAMED
+    named = "; ".join(requests[:ALONGSIDE_NAMED]) + (f"; and {more} more" if more > 0 else "")
+    return f" (sent while {len(requests)} other request(s) were in flight: {named})"
 
 
 def _where() -> str:
@@ -483,6 +518,13 @@ class GuardedTransport(httpx.BaseTransport):
             seconds = live.stall_timeout
             request.extensions["rc_shortened"] = True
         request.extensions["rc_deadline_s"] = seconds
+        live.begin(request)
+        try:
+            return self._send(request, live, streaming, seconds)
+        finally:
+            live.end(request)
+
+    def _send(self, request: httpx.Request, live: Liveness, streaming: bool, seconds: float | None) -> httpx.Response:
         ends = time.monotonic() + seconds if seconds else None
         claim = [ends, 0]
         token = _REQUEST_DEADLINE.set(claim)

@@ -275,3 +275,42 @@ def test_a_connection_closed_before_any_answer_is_retried_once(serve):
     api = ApiClient(always.url, None, timeout=2.0)
     with pytest.raises(ConformanceFailure):
         api.get("models")
+
+
+# -- naming the request at the change -----------------------------------------------------------
+
+
+def _post(body: str) -> httpx.Request:
+    return httpx.Request("POST", "http://127.0.0.1:9/v1/responses", content=body.encode())
+
+
+def _in_test(name: str, step: Callable[[], None]) -> None:
+    token = guard.CURRENT_TEST.set(name)
+    try:
+        step()
+    finally:
+        guard.CURRENT_TEST.reset(token)
+
+
+@pytest.mark.parametrize("together", [False, True], ids=["one-at-a-time", "in-flight-together"])
+def test_the_change_names_every_request_in_flight_when_the_server_broke(together):
+    """With requests in flight together, the first failure to come back may be an innocent one: the
+    request that broke the server (sent with it) must be named too; one at a time, only the first."""
+    live = guard.LIVENESS
+    good, killer, innocent = _post('{"n": 0}'), _post('{"temperature": 2}'), _post('{"n": 1}')
+    _in_test("t::good", lambda: live.outcome(good, True))
+    _in_test("t::fuzz", lambda: live.begin(killer))
+    if together:
+        _in_test("t::fuzz", lambda: live.begin(innocent))
+        _in_test("t::fuzz", lambda: live.outcome(innocent, False))  # came back first
+    _in_test("t::fuzz", lambda: live.outcome(killer, False))
+    live.end(killer)
+    for i in range(6):
+        _in_test(f"t::later{i % 3}", lambda i=i: live.outcome(_post(f'{{"later": {i}}}'), False))
+    assert live.changed is not None
+    assert '"temperature": 2' in live.changed, live.changed
+    if together:
+        assert "in flight" in live.changed and live.changed.index('"n": 1') < live.changed.index('"temperature": 2')
+    else:
+        assert "in flight" not in live.changed
+    assert not live.in_flight  # every request that got an outcome left the record
