@@ -55,6 +55,17 @@ def nothing_to_judge(why: str) -> NoReturn:
     pytest.skip(NOT_APPLICABLE + why)
 
 
+# set on a skip decided before any request was sent (a client library not installed): the server had no
+# part in it, so running the test again alone (`--concurrency`) could not change it
+BEFORE_ANY_REQUEST = "rc_before_any_request"
+
+
+def skip_before_any_request(reason: str) -> NoReturn:
+    exc = pytest.skip.Exception(reason)
+    setattr(exc, BEFORE_ANY_REQUEST, True)
+    raise exc
+
+
 def fail(at: str, received: Any, expected: str, note: str = "") -> NoReturn:
     text = describe(at, received, expected)
     raise ConformanceFailure(text + (f"\nNote: {note}" if note else ""))

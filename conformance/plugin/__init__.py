@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextvars
 import functools
+import gc
 import json
 import os
 import sys
@@ -350,6 +351,13 @@ def risky_last(items: list[pytest.Item]) -> None:
 
 
 @pytest.hookimpl(tryfirst=True)  # before `-m`, which may select by the area markers added here
+def pytest_collection_finish(session: pytest.Session) -> None:
+    # What is alive once the tests are collected (imported modules, the collected tests, the compiled
+    # schemas) lives to the end of the run: full garbage collections need not scan it again (measured on
+    # the reference server at 0.3 s per request: 7 of them took 1.1 s of a 15 s run; 0.7 s frozen).
+    gc.freeze()
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     unsupported = config.stash.get(UNSUPPORTED_KEY, frozenset())
     selection = config.stash.get(SELECTION_KEY, Selection())

@@ -32,6 +32,7 @@ from typing import Any
 import pytest
 
 from conformance.base.once import REFRESH
+from conformance.judge.checks import BEFORE_ANY_REQUEST
 from conformance.judge.responses import LONG_PROMPT, TRUNCATED_LIMIT
 from conformance.wire import guard
 from conformance.wire import http as http_layer
@@ -259,7 +260,8 @@ class RunAhead:
         problem = trouble(outcome.exchanges)
         if problem is not None and "HTTP 429" in problem:
             self.ahead.serial(f"{problem} in {pyfuncitem.nodeid} with other tests' requests in flight")
-        if problem is None and outcome.error is not None:
+        if problem is None and outcome.error is not None and not (
+                getattr(outcome.error, BEFORE_ANY_REQUEST, False) and not outcome.exchanges):
             # a verdict other than a pass counts only as the test gives it alone: a server that mixes up
             # concurrent requests must not fail (or skip) tests that judge something else (ROBUST-LOAD-002 does)
             problem = "" if isinstance(outcome.error, SKIPS) else "failed"

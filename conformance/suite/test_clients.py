@@ -18,7 +18,14 @@ from typing import Any
 
 import pytest
 
-from conformance.judge.checks import ConformanceFailure, ModelDidNotCooperate, check, fail, nothing_to_judge
+from conformance.judge.checks import (
+    ConformanceFailure,
+    ModelDidNotCooperate,
+    check,
+    fail,
+    nothing_to_judge,
+    skip_before_any_request,
+)
 from conformance.judge.profiles import declared_unsupported, unsupported_feature
 from conformance.judge.replay import Replay, Scenario, Sent, inputs_of, is_hosted, load, replay, send, small
 from conformance.suite.live_clients import LIVE_CLIENTS, LiveClient, LiveProblem, run_live
@@ -237,7 +244,7 @@ def live(server: Any, model: str, client: LiveClient, pytestconfig: pytest.Confi
     if not client.installed():
         how = "npm install @openai/codex; RC_CODEX=<its bin/codex>" if client.name == "codex" \
             else "pip install 'responses-conformance[clients]'"
-        pytest.skip(f"client library not installed: {client.package} ({how})")
+        skip_before_any_request(f"client library not installed: {client.package} ({how})")
     try:
         steps = run_live(client, server.url, server.api_key, model, pytestconfig.option.request_timeout)
     except LiveProblem as exc:

@@ -129,7 +129,7 @@ def test_together_sends_the_same_requests_in_batches_with_the_same_findings() ->
         return body.get("temperature") == 0
 
     alone, together = _Server(temperature_zero), _Server(temperature_zero)
-    one, one_evidence = _fuzz(alone, Together())
+    one, _ = _fuzz(alone, Together())
     four, four_evidence = _fuzz(together, Together(4))
     assert alone.peak == 1 and together.peak == 4
     assert sorted(map(json.dumps, together.sent)) == sorted(map(json.dumps, alone.sent + [
