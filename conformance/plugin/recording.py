@@ -19,10 +19,11 @@ from conformance.wire import record
 from conformance.wire.http import Exchange
 
 # the options of the recorded run a replay takes over unless the command line sets them: with them the
-# suite sends the same requests (fuzz seed and counts), declares the same features unsupported and selects the
-# same requirements
+# suite sends the same requests (fuzz seed and counts; --concurrency sizes the fuzz batches, and so where a
+# fuzz run that stops early stops), declares the same features unsupported and selects the same requirements
 REPLAYED_OPTIONS = {"model": "--model", "request_timeout": "--request-timeout", "fuzz_seed": "--fuzz-seed",
                     "fuzz_examples": "--fuzz-examples", "load_concurrency": "--load-concurrency",
+                    "concurrency": "--concurrency",
                     "unsupported": "--unsupported", "profile": "--profile", "area": "--area",
                     "requirements": "--requirements", "level": "--level"}
 RUN_OPTIONS = (*REPLAYED_OPTIONS, "baseline")

@@ -94,7 +94,18 @@ def _message(report: Any) -> str:
     text = getattr(report, "longreprtext", "") or ""
     if hasattr(report, "wasxfail") and not text:
         text = str(report.wasxfail)
-    return text[:MAX_MESSAGE]
+    return _shortened(text)
+
+
+def _shortened(text: str) -> str:
+    """At most MAX_MESSAGE characters; a closing note (the request that broke the server) is kept whole,
+    the test's own text cut before it."""
+    if len(text) <= MAX_MESSAGE:
+        return text
+    at = text.rfind("\nNote: ")
+    note = text[at:] if at > 0 and len(text) - at < MAX_MESSAGE // 2 else ""
+    cut = "\n[... cut]"
+    return text[:MAX_MESSAGE - len(note) - len(cut)] + cut + note
 
 
 class ResultCollector:

@@ -106,7 +106,8 @@ class Liveness:
     changed: str | None = None  # the note naming the request at the change, once it is clear
     # requests sent and not yet answered (or failed): (test, request) by id(request)
     in_flight: dict[int, tuple[str, httpx.Request]] = field(default_factory=dict, repr=False)
-    alongside: list[str] = field(default_factory=list)  # still in flight when the first failing one failed
+    # (test, request) still in flight when the first failing one failed
+    alongside: list[tuple[str, str]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def configure(self, base_url: str, model: str | None, api_key: str | None) -> None:
@@ -219,7 +220,7 @@ class Liveness:
                 self.first_failing = what
                 # sent before the server broke, so any of them may have broken it (the first failure to come
                 # back is not always the request that broke it when several are in flight)
-                self.alongside = [f"{test}: {_request_text(other, ALONGSIDE_TEXT)}"
+                self.alongside = [(test, _request_text(other, ALONGSIDE_TEXT, path_only=True))
                                   for key, (test, other) in self.in_flight.items() if key != id(request)]
             self.failing_tests.add(_where())
             if self.failing >= self.broke_after and len(self.failing_tests) >= 3:
@@ -285,23 +286,25 @@ class Unrecorded(Liveness):
         pass
 
 
-ALONGSIDE_TEXT = 200  # characters of each request named as in flight at the change
-ALONGSIDE_NAMED = 16  # requests named; more are counted
+ALONGSIDE_TEXT = 160  # characters of each request body named as in flight at the change
 
 
-def _alongside(requests: list[str]) -> str:
+def _alongside(requests: list[tuple[str, str]]) -> str:
+    """The requests in flight at the change, each test named once (a fuzz batch is one test's 16)."""
     if not requests:
         return ""
-    more = len(requests) - ALONGSIDE_NAMED
-    named = "; ".join(requests[:ALONGSIDE_NAMED]) + (f"; and {more} more" if more > 0 else "")
-    return f" (sent while {len(requests)} other request(s) were in flight: {named})"
+    by_test: dict[str, list[str]] = {}
+    for test, text in requests:
+        by_test.setdefault(test, []).append(text)
+    named = "; ".join(f"{test}: " + " | ".join(texts) for test, texts in by_test.items())
+    return f" (sent while {len(requests)} other request(s) were in flight, from {named})"
 
 
 def _where() -> str:
     return CURRENT_TEST.get() or "(outside a test)"
 
 
-def _request_text(request: httpx.Request, limit: int = 300) -> str:
+def _request_text(request: httpx.Request, limit: int = 300, path_only: bool = False) -> str:
     """`POST url body...`, redacted and short (for naming a request in a note)."""
     try:
         body = request.content.decode("utf-8", "replace")
@@ -309,7 +312,8 @@ def _request_text(request: httpx.Request, limit: int = 300) -> str:
         body = ""
     if len(body) > limit:
         body = body[:limit] + "..."
-    return REDACTOR.text(f"{request.method} {request.url}" + (f" {body}" if body else ""))
+    where = request.url.raw_path.decode("ascii", "replace") if path_only else str(request.url)
+    return REDACTOR.text(f"{request.method} {where}" + (f" {body}" if body else ""))
 
 
 def _describe(exc: Exception) -> str:

@@ -174,3 +174,13 @@ def test_cli_renders_from_results_json_and_from_report_json(tmp_path, capsys):
     assert (tmp_path / "b" / "report.html").exists() and (tmp_path / "b" / "junit.xml").exists()
     assert reporting.main([str(tmp_path / "missing.json"), "--out", str(tmp_path / "c")]) == 2
     assert capsys.readouterr().err.startswith("conformance report: error: ")
+
+
+def test_a_long_message_keeps_its_closing_note():
+    """The note naming the request that broke the server comes last; a long message is cut before it."""
+    from conformance.reports.results import MAX_MESSAGE, _shortened
+
+    note = "\nNote: the server answered normally until ... the likely cause"
+    text = _shortened("x" * (MAX_MESSAGE * 2) + note)
+    assert len(text) <= MAX_MESSAGE and text.endswith(note) and "[... cut]" in text
+    assert _shortened("short" + note) == "short" + note
