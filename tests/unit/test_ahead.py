@@ -159,3 +159,12 @@ def test_calibration_tells_a_queueing_server_from_a_batching_one(serial, verdict
 def test_calibration_without_an_answer_judges_nothing():
     got = calibrate(lambda: None)
     assert not got.one_at_a_time and "not judged" in got.describe()
+
+
+def test_a_test_alone_may_send_the_limit_at_once_until_running_together_ends():
+    ahead = Ahead(8, 60.0)
+    together = ahead.together()
+    assert together.limit == 8  # the whole limit at once: nothing else is in flight (slow start is for jobs)
+    together.serial("fuzz: a request failed with others in flight but not alone")
+    assert ahead.serial_reason and "fuzz" in ahead.serial_reason
+    assert ahead.together().limit == 1
