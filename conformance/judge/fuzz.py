@@ -456,14 +456,14 @@ def run(api: ApiClient, strategy: st.SearchStrategy[Any], judge: Callable[[ApiCl
             for ex in exchanges:
                 record(ex)
         flipped = []
-        for (number, (desc, body)), (problem, _) in zip(batch, sent, strict=True):
+        for (number, (desc, body)), (problem, exchanges) in zip(batch, sent, strict=True):
             if problem is None:
                 continue
             tag = f"example {number} ({desc})"
             if LIVENESS.dead or result.transport_failures >= MAX_TRANSPORT_FAILURES:
                 # not sent again alone (the server is gone, or the run stops): said as found
-                _keep(result, f"{tag}, with {len(batch) - 1} other requests in flight", problem, _last(sent, batch,
-                                                                                                      number))
+                _keep(result, f"{tag}, with {len(batch) - 1} other requests in flight", problem,
+                      exchanges[-1] if exchanges else None)
                 continue
             alone, last = _judged(api, judge, body)
             if alone is None:
@@ -500,11 +500,6 @@ def _keep(result: FuzzRun, tag: str, problem: str | None, last: Exchange | None)
     result.findings.append(Finding(tag, problem, last))
     if last is not None and last.error and "the error body" not in last.error:
         result.transport_failures += 1
-
-
-def _last(sent: list[tuple[str | None, list[Exchange]]], batch: list[tuple[int, Any]], number: int) -> Exchange | None:
-    exchanges = sent[[n for n, _ in batch].index(number)][1]
-    return exchanges[-1] if exchanges else None
 
 
 def _send_together(api: ApiClient, judge: Callable[[ApiClient, Any], str | None],
