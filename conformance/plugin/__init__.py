@@ -144,6 +144,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "requirement(id, level): the conformance requirement a test checks")
     config.addinivalue_line("markers", "alone(reason): run in its turn with no other test's request in flight "
                             "(--concurrency)")
+    config.addinivalue_line("markers", "starts_early(reason): with --concurrency, its job starts before those of the "
+                            "tests before it (a long chain of requests that follow each other)")
     config.addinivalue_line("markers", "feature(name): a test case that exists only for this feature: "
                             "deselected when the feature is declared unsupported (--unsupported/--profile)")
     for area in AREA_MODULES:

@@ -10,7 +10,9 @@ Before the first job, one short request alone and 4 at once (`wire.ahead.calibra
 queues them or refuses some is tested one request at a time from the start.  Run alone, in their
 turn on this thread: tests marked `alone` (load, fuzz: nothing else in flight), tests with
 function-scoped fixtures other than their parameters and `runs_ahead` fixtures, and every test once
-running ahead stopped.  A test whose job did not pass (failed, skipped) or whose exchanges show
+running ahead stopped; a test marked `alone` that sends independent requests of its own (fuzz) may
+send N of them at once (the `together` fixture) until then.  A test whose job did not pass (failed,
+skipped, unless skipped before any request: a client library not installed) or whose exchanges show
 trouble concurrency may cause (429, 5xx, no answer, a broken stream) is judged again alone, after the
 running jobs end, with the shared replies it reads fetched again, and that verdict is the one
 reported: a server that mishandles concurrent requests cannot fail a test that judges something
@@ -36,7 +38,16 @@ from conformance.judge.checks import BEFORE_ANY_REQUEST
 from conformance.judge.responses import LONG_PROMPT, TRUNCATED_LIMIT
 from conformance.wire import guard
 from conformance.wire import http as http_layer
-from conformance.wire.ahead import RUNS_AHEAD, Ahead, Calibration, Outcome, Together, calibrate, trouble
+from conformance.wire.ahead import (
+    PROBES_TOGETHER,
+    RUNS_AHEAD,
+    Ahead,
+    Calibration,
+    Outcome,
+    Together,
+    calibrate,
+    trouble,
+)
 
 # measured (benchmarks/concurrency.py, 2 cores, reference server at 0.3 s per request, no client libraries
 # and fuzz requests sent together): 100 s one request at a time, 23 s with 8 at once, 18 s with 16, 17 s
@@ -183,13 +194,19 @@ class RunAhead:
         self.calibration = contextvars.copy_context().run(calibrate, send)
         if self.calibration.one_at_a_time:
             self.ahead.serial(f"the server answers one request at a time ({self.calibration.describe()})")
+        elif self.calibration.problem is None:
+            self.ahead.proven(PROBES_TOGETHER)
 
     def _schedule(self, current: pytest.Function) -> None:
         if self.calibration is None:
             self._calibrate(current)
             if self.ahead.serial_reason is not None:
                 return
-        for item in [current, *self._upcoming(current)]:
+        upcoming = self._upcoming(current)
+        # a long chain of requests that follow each other starts first: started in its place, the run would
+        # wait for it after everything else ended (stable otherwise: the jobs start in the order of the tests)
+        upcoming.sort(key=lambda it: it.get_closest_marker("starts_early") is None)
+        for item in [current, *upcoming]:
             if id(item) in self.queued or not self._can(item):
                 continue
             self.queued.add(id(item))

@@ -112,6 +112,7 @@ def test_bodies_and_streams_are_utf8(api, model, mode):
 
 
 @requirement("ROBUST-ALIVE-001", MUST)
+@pytest.mark.starts_early("its requests follow each other: the longest chain of the suite")
 def test_server_keeps_answering(api, model):
     if LIVENESS.dead:
         raise ConformanceFailure(f"at: the server\nReceived: {LIVENESS.dead}\nExpected: answers for the whole run")

@@ -237,8 +237,8 @@ def item_kinds(resp: dict[str, Any] | None) -> list[str]:
 
 @requirement("STREAM-FINAL-001", MUST)
 @pytest.mark.parametrize("kind", ["answer", pytest.param("tool_call", marks=pytest.mark.feature("tools"))])
-def test_stream_gives_the_same_kinds_of_items(api, model, kind, request):
-    s = read_stream(api, model, kind, request.config)
+def test_stream_gives_the_same_kinds_of_items(api, model, kind, pytestconfig):
+    s = read_stream(api, model, kind, pytestconfig)
     body = {**BODIES[kind](model), "stream": False}  # said explicitly: STREAM-HTTP-002 judges the default
     resp = post_shared(api, body, f"the {kind} request (stream: false)")
     if s.final is None:
@@ -254,8 +254,8 @@ def test_stream_gives_the_same_kinds_of_items(api, model, kind, request):
 
 
 @requirement("STREAM-FINAL-002", SHOULD)
-def test_stream_final_response_has_the_fields_of_the_json_one(api, model, request):
-    s = read_stream(api, model, "answer", request.config)
+def test_stream_final_response_has_the_fields_of_the_json_one(api, model, pytestconfig):
+    s = read_stream(api, model, "answer", pytestconfig)
     resp = post_shared(api, {**BODIES["answer"](model), "stream": False}, "the answer request (stream: false)")
     final = s.final
     if final is None:

@@ -223,6 +223,12 @@ class Ahead:
             self._drop_queued()
             self._cond.notify_all()
 
+    def proven(self, at_once: int) -> None:
+        """`at_once` requests were answered together (the calibration): slow start begins there."""
+        with self._cond:
+            self.limit = max(self.limit, min(at_once, self.max_limit))
+            self._cond.notify_all()
+
     def together(self) -> Together:
         """For a test running alone (nothing else in flight): its own requests may go `max_limit` at once,
         until running together ended."""
