@@ -263,7 +263,8 @@ class RunAhead:
     def pytest_pyfunc_call(self, pyfuncitem: pytest.Function) -> bool | None:
         if guard.LIVENESS.dead is not None:
             self.ahead.serial(f"the server stopped responding: {guard.LIVENESS.dead[:200]}")
-        if self.ahead.serial_reason is None and pyfuncitem.get_closest_marker("alone") is None:
+        if self.ahead.serial_reason is None and pyfuncitem.get_closest_marker("alone") is None and \
+                pyfuncitem.get_closest_marker("requirement") is not None:  # not for other tests in the session
             self._schedule(pyfuncitem)
         outcome = self.ahead.take(pyfuncitem.nodeid)
         if outcome is None:  # pytest calls the test now, alone, as without --concurrency

@@ -13,7 +13,9 @@ server), serves each request the recorded answer of the exchange it matches (`do
    on such a match, the recorded values are swapped for the new ones in the answer too.
    Fuzz requests are not random: the same `--fuzz-seed` (the recorded one, by default) sends the same.
 3. anything else answers **HTTP 599** with `x-conformance-replay: not-recorded`: the plugin reports
-   the test as "not run (not recorded)", never passed or failed.
+   the test as "not run (not recorded)", never passed or failed.  Except when the recorded server
+   had hung (such a request is held, then broken) or died (refused a connection and answered
+   nothing after: such a request gets no answer), as every request then did.
 
 Timestamps: `created_at`/`completed_at` values within a day of the recording are moved by the time
 since it was recorded, so "created just now" holds in a replay.  A `[REDACTED]` in an answer (a secret
@@ -75,11 +77,18 @@ class Recording:
     exchanges: list[dict[str, Any]]
 
     def final_state(self, last: int = 3) -> str | None:
-        """"hung" when the recorded server's last exchanges got no answer in time: it was so at the end."""
+        """"hung" when the recorded server's last exchanges got no answer in time: it was so at the end;
+        "dead" when it refused a connection and answered nothing after (the suite then sent it nothing more:
+        which requests were sent before that depends on timing under --concurrency)."""
         tail = self.exchanges[-last:]
         hung = len(tail) == last and all(ex.get("response") is None and (ex.get("error") or {}).get("kind") ==
                                          "timeout" for ex in tail)
-        return "hung" if hung else None
+        if hung:
+            return "hung"
+        refused = [i for i, ex in enumerate(self.exchanges) if (ex.get("error") or {}).get("kind") == "connect"]
+        if refused and not any(ex.get("response") is not None for ex in self.exchanges[refused[0]:]):
+            return "dead"
+        return None
 
 
 def open_recording(path: str | Path) -> Recording:
@@ -222,6 +231,9 @@ class _Handler(BaseHTTPRequestHandler):
             if self.server.final_state == "hung":  # the server had hung by the end of the recording: a request
                 self._hold()  # it lacks gets what every request got then, no answer
                 self._break()
+                return
+            if self.server.final_state == "dead":  # a request the suite did not send once the server was gone
+                self._break()  # gets no answer (the port stays open: recorded answers may still be due)
                 return
             self._not_recorded(body)
             return

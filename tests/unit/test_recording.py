@@ -242,3 +242,23 @@ def test_replay_takes_the_recorded_options_the_command_line_leaves(tmp_path: Pat
     assert "together" in recording.problem(SimpleNamespace(replay="d", record="r"))
     assert "--server-url" in recording.problem(SimpleNamespace(replay="d", record=None, server_url="http://h/v1"))
     assert recording.problem(SimpleNamespace(replay=None)) is None
+
+
+def test_a_recording_whose_server_died_gives_no_answer_to_what_it_lacks(tmp_path: Path):
+    """Under --concurrency which requests reached a dying server depends on timing: a request the recording
+    lacks, after the recorded server refused connections for good, gets no answer (not a 599 'not
+    recorded'), while recorded answers are still served."""
+    refused = {**_exchange("main-000002", "t::b", "POST", "/v1/responses", '{"b": 1}', ""), "response": None,
+               "error": {"kind": "connect", "type": "ConnectError", "message": "connection refused"}}
+    _write_recording(tmp_path, [_exchange("main-000001", "t::a", "POST", "/v1/responses", '{"a": 1}', '{"ok": 1}'),
+                                refused])
+    server = replay.ReplayServer(tmp_path)
+    try:
+        with httpx.Client(base_url=server.handle.url) as client:
+            with pytest.raises(httpx.RemoteProtocolError):
+                client.post("/responses", content=b'{"never": "sent"}')
+            assert client.post("/responses", content=b'{"a": 1}').json() == {"ok": 1}  # still listening
+    finally:
+        server.stop()
+    assert replay.Recording.final_state(SimpleNamespace(exchanges=[refused, _exchange(  # type: ignore[arg-type]
+        "main-000003", "t::c", "POST", "/v1/responses", "{}", "{}")])) is None  # answered after: restarted
