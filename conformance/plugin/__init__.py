@@ -352,7 +352,6 @@ def risky_last(items: list[pytest.Item]) -> None:
     items.sort(key=_risky)
 
 
-@pytest.hookimpl(tryfirst=True)  # before `-m`, which may select by the area markers added here
 def pytest_collection_finish(session: pytest.Session) -> None:
     # What is alive once the tests are collected (imported modules, the collected tests, the compiled
     # schemas) lives to the end of the run: full garbage collections need not scan it again (measured on
@@ -360,6 +359,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     gc.freeze()
 
 
+@pytest.hookimpl(tryfirst=True)  # before `-m`, which may select by the area markers added here
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     unsupported = config.stash.get(UNSUPPORTED_KEY, frozenset())
     selection = config.stash.get(SELECTION_KEY, Selection())
