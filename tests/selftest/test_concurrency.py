@@ -54,7 +54,9 @@ CASES = {
     # a correct server (batching: concurrent requests wait together)
     "correct": ("--refserver-latency", "0.05"),
     # planted defects that only show with concurrent requests: their targets fail, nothing else
-    "mixes concurrent requests": ("--refserver-defect", "shared-request-slot"),
+    # (with model time, so requests overlap in every run: without it, whether two tests' requests met in the
+    # server, and so whether the run fell back to one at a time, depended on timing: CI saw it not happen once)
+    "mixes concurrent requests": ("--refserver-defect", "shared-request-slot", "--refserver-latency", "0.05"),
     "drops streams under load": ("--refserver-defect", "concurrent-stream-dies"),
     # one more defect seen by fuzzing: its findings are the same, sent together or not
     "500 on non-BMP input": ("--refserver-defect", "non-bmp-input-500"),
