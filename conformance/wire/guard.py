@@ -104,8 +104,10 @@ class Liveness:
     first_failing: str | None = None
     failing_tests: set[str] = field(default_factory=set)
     changed: str | None = None  # the note naming the request at the change, once it is clear
-    # requests sent and not yet answered (or failed): (test, request) by id(request)
-    in_flight: dict[int, tuple[str, httpx.Request]] = field(default_factory=dict, repr=False)
+    # requests sent and not yet answered (or failed): (test, request, order sent) by id(request)
+    in_flight: dict[int, tuple[str, httpx.Request, int]] = field(default_factory=dict, repr=False)
+    sent: int = 0  # requests begun so far (their order)
+    failing_from: int = 0  # requests begun before the first failure came back (sent <= this)
     # (test, request) still in flight when the first failing one failed
     alongside: list[tuple[str, str]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -119,6 +121,7 @@ class Liveness:
             self.last_good, self.failing, self.first_failing, self.changed = None, 0, None, None
             self.failing_tests, self.alongside = set(), []
             self.in_flight.clear()
+            self.sent, self.failing_from = 0, 0
 
     @property
     def stalling(self) -> bool:
@@ -138,7 +141,8 @@ class Liveness:
 
     def begin(self, request: httpx.Request) -> None:
         with self._lock:
-            self.in_flight[id(request)] = (_where(), request)
+            self.sent += 1
+            self.in_flight[id(request)] = (_where(), request, self.sent)
 
     def end(self, request: httpx.Request) -> None:
         with self._lock:
@@ -208,7 +212,12 @@ class Liveness:
         """Track a server that answered and then fails everything, to name the request at the change."""
         what = f"{_where()}: {_request_text(request)}"
         with self._lock:
-            self.in_flight.pop(id(request), None)  # answered (or failed): no longer in flight
+            entry = self.in_flight.pop(id(request), None)  # answered (or failed): no longer in flight
+            if ok and self.failing and entry is not None and entry[2] <= self.failing_from:
+                # sent before the first failure came back: the server may have answered it before it broke,
+                # so it proves nothing about the server since (with requests in flight together, answers
+                # from before the break keep arriving after it)
+                return
             if ok:
                 self.last_good, self.failing, self.first_failing, self.changed = what, 0, None, None
                 self.failing_tests, self.alongside = set(), []
@@ -217,11 +226,11 @@ class Liveness:
                 return
             self.failing += 1
             if self.failing == 1:
-                self.first_failing = what
+                self.first_failing, self.failing_from = what, self.sent
                 # sent before the server broke, so any of them may have broken it (the first failure to come
                 # back is not always the request that broke it when several are in flight)
                 self.alongside = [(test, _request_text(other, ALONGSIDE_TEXT, path_only=True))
-                                  for key, (test, other) in self.in_flight.items() if key != id(request)]
+                                  for key, (test, other, _) in self.in_flight.items() if key != id(request)]
             self.failing_tests.add(_where())
             if self.failing >= self.broke_after and len(self.failing_tests) >= 3:
                 self.changed = (f"the server answered normally until {self.last_good}; since {self.first_failing}"
