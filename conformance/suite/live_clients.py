@@ -22,6 +22,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -120,6 +121,83 @@ def _on_response(response: httpx.Response) -> None:
         ex.status = response.status_code
         ex.response_headers = REDACTOR.headers(response.headers.multi_items())
         ex.elapsed_ms = (time.monotonic() - response.request.extensions.get("rc_started", time.monotonic())) * 1000
+        kept = _Kept(ex, response.headers.get("content-encoding", ""))
+        inner = response.stream
+        response.stream = (_KeptAsync(inner, kept) if isinstance(inner, httpx.AsyncByteStream)
+                           else _KeptSync(inner, kept))
+
+
+class _Kept:
+    """The body as the client library reads it, kept as the exchange's evidence: its head and its tail
+    (whether a stream reached response.completed is at its end), bounded however long the answer.
+    The library reads the raw bytes through its own HTTP stack, so gzip/deflate are decoded here."""
+
+    HALF = KEEP // 2
+
+    def __init__(self, ex: Exchange, encoding: str) -> None:
+        self.ex, self.head, self.tail, self.skipped, self.kept = ex, bytearray(), bytearray(), 0, False
+        coding = encoding.strip().lower()
+        self.note = ""
+        self.decoder: Any = None
+        if coding in ("gzip", "x-gzip"):
+            self.decoder = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        elif coding == "deflate":
+            self.decoder = zlib.decompressobj()
+        elif coding and coding != "identity":
+            self.note = f"[content-encoding {coding}: kept as received] "
+
+    def add(self, chunk: bytes) -> None:
+        if self.decoder is not None:
+            try:
+                chunk = self.decoder.decompress(chunk, 4 * KEEP)  # bounded: a bomb cannot grow memory here
+            except zlib.error:
+                self.decoder, self.note = None, "[could not be decoded: kept as received] "
+        room = self.HALF - len(self.head)
+        if room > 0:
+            self.head += chunk[:room]
+            chunk = chunk[room:]
+        self.tail += chunk
+        if len(self.tail) > self.HALF:
+            self.skipped += len(self.tail) - self.HALF
+            del self.tail[:-self.HALF]
+
+    def done(self) -> None:
+        if self.kept:
+            return
+        self.kept = True
+        gap = f"\n... [{self.skipped} bytes not kept] ...\n" if self.skipped else ""
+        self.ex.response_body = REDACTOR.text(self.note + (bytes(self.head) + gap.encode() + bytes(self.tail))
+                                              .decode("utf-8", "replace"))
+
+
+class _KeptSync(httpx.SyncByteStream):
+    def __init__(self, inner: Any, kept: _Kept) -> None:
+        self.inner, self.kept = inner, kept
+
+    def __iter__(self) -> Any:
+        for chunk in self.inner:
+            self.kept.add(chunk)
+            yield chunk
+        self.kept.done()
+
+    def close(self) -> None:
+        self.kept.done()
+        self.inner.close()
+
+
+class _KeptAsync(httpx.AsyncByteStream):
+    def __init__(self, inner: Any, kept: _Kept) -> None:
+        self.inner, self.kept = inner, kept
+
+    async def __aiter__(self) -> Any:
+        async for chunk in self.inner:
+            self.kept.add(chunk)
+            yield chunk
+        self.kept.done()
+
+    async def aclose(self) -> None:
+        self.kept.done()
+        await self.inner.aclose()
 
 
 async def _on_request_async(request: httpx.Request) -> None:
@@ -129,19 +207,13 @@ async def _on_request_async(request: httpx.Request) -> None:
 async def _on_response_async(response: httpx.Response) -> None:
     _on_response(response)
     if response.status_code >= 400:
-        await response.aread()
-        ex = response.request.extensions.get("rc_exchange")
-        if ex is not None:
-            ex.response_body = _text(response.content)
+        await response.aread()  # kept even when the library does not read an error's body
 
 
 def _on_response_sync(response: httpx.Response) -> None:
     _on_response(response)
     if response.status_code >= 400:
         response.read()
-        ex = response.request.extensions.get("rc_exchange")
-        if ex is not None:
-            ex.response_body = _text(response.content)
 
 
 def async_openai(url: str, api_key: str | None, timeout: float) -> Any:
