@@ -350,7 +350,7 @@ class RunAhead:
     def own_summary(self) -> dict[str, Any]:
         return {"concurrency": self.ahead.max_limit, "reached": self.ahead.peak,
                 "run_ahead": self.judged_ahead, "rerun_alone": list(self.rerun),
-                "serial_reason": self.ahead.serial_reason,
+                "failed_ahead_passed_alone": list(self.flips), "serial_reason": self.ahead.serial_reason,
                 "calibration": self.calibration.describe() if self.calibration else None}
 
     def summary(self) -> dict[str, Any]:
@@ -361,6 +361,7 @@ class RunAhead:
                 "reached": sum(w["reached"] for w in self.workers),
                 "run_ahead": sum(w["run_ahead"] for w in self.workers),
                 "rerun_alone": [t for w in self.workers for t in w["rerun_alone"]],
+                "failed_ahead_passed_alone": [t for w in self.workers for t in w.get("failed_ahead_passed_alone", [])],
                 "serial_reason": "; ".join(w["serial_reason"] for w in self.workers if w["serial_reason"]) or None}
 
 

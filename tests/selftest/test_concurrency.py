@@ -77,8 +77,15 @@ def test_same_verdicts_one_at_a_time_and_together(case, tmp_path):
     if case == "rate-limits":  # a 429 is not a reason to send more at once
         assert "HTTP 429" in (ahead.get("serial_reason") or ""), ahead
         assert any("fell back to one test at a time" in n for n in report.get("notes", []))
-    if case == "mixes concurrent requests":  # failures run together that pass alone: one at a time after that
-        assert "passed alone" in (ahead.get("serial_reason") or ""), ahead
+    flips = ahead.get("failed_ahead_passed_alone", [])
+    if case == "mixes concurrent requests":  # failures run together that pass alone: judged alone, reported so
+        # which tests' requests meet in the server's one slot is timing: 1 or 2 of its few victims (tests that
+        # send instructions or metadata) per run (CI of 7f1fc12 and of 53cda90: 1); the rule for 2 is
+        # tests/unit/test_ahead.py's
+        assert flips, ahead
+    # two such tests and the run goes one at a time (if nothing did that before); fewer, and not for that
+    reason = ahead.get("serial_reason") or ""
+    assert reason if len(flips) >= 2 else "passed alone" not in reason, ahead
 
 
 def test_concurrency_one_keeps_the_order_of_requests(tmp_path):

@@ -168,3 +168,24 @@ def test_a_test_alone_may_send_the_limit_at_once_until_running_together_ends():
     together.serial("fuzz: a request failed with others in flight but not alone")
     assert ahead.serial_reason and "fuzz" in ahead.serial_reason
     assert ahead.together().limit == 1
+
+
+@pytest.mark.parametrize("verdicts,serial", [
+    ([("failed", True), ("failed", True)], True),  # two failures run together that pass alone: the server
+    ([("failed", True)], False),  # once could be a sampled model's answer
+    ([("failed", True), ("failed", False), ("", True)], False),  # failing alone too, or a skip: not a flip
+], ids=["two-flips", "one-flip", "no-second-flip"])
+def test_failures_run_together_that_pass_alone_end_running_ahead_after_two(verdicts, serial):
+    from types import SimpleNamespace
+
+    from conformance.plugin.concurrency import RunAhead
+
+    run = RunAhead(SimpleNamespace(option=SimpleNamespace(request_timeout=60)), 8)  # type: ignore[arg-type]
+    for i, (problem, passed) in enumerate(verdicts):
+        run._judged_alone(SimpleNamespace(nodeid=f"t::{i}"), problem, passed)  # type: ignore[arg-type]
+    assert (run.ahead.serial_reason is not None) == serial, run.ahead.serial_reason
+    if serial:
+        assert "t::0, t::1 failed with other tests' requests in flight but passed alone" in run.ahead.serial_reason
+    assert run.own_summary()["failed_ahead_passed_alone"] == [f"t::{i}" for i, v in enumerate(verdicts)
+                                                              if v == ("failed", True)]
+    run.ahead.close()
