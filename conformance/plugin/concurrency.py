@@ -49,9 +49,9 @@ from conformance.wire.ahead import (
     trouble,
 )
 
-# measured (benchmarks/concurrency.py, 2 cores, reference server at 0.3 s per request): 107 s one request at
-# a time, 16.3-16.7 s with 16 (earlier code: 23 s with 8, 18 s with 16, 17 s with 32; the drains for tests
-# judged again alone, the tests marked alone and the suite's own CPU are then the limit)
+# measured (benchmarks/concurrency.py, 2 cores, reference server at 0.3 s per request, 2026-12-03): 109 s one
+# request at a time, 16.4-18.9 s of pytest time with 16 (earlier code: 23 s with 8, 18 s with 16, 17 s with 32;
+# the tests judged again alone, the tests marked alone and the suite's own CPU are then the limit)
 DEFAULT = 16
 MAX = 64
 SESSION_FIXTURES = ("server", "model", "api", "sdk", "pytestconfig")  # resolved once, on this thread
