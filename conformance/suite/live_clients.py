@@ -147,11 +147,18 @@ class _Kept:
             self.note = f"[content-encoding {coding}: kept as received] "
 
     def add(self, chunk: bytes) -> None:
-        if self.decoder is not None:
-            try:
-                chunk = self.decoder.decompress(chunk, 4 * KEEP)  # bounded: a bomb cannot grow memory here
-            except zlib.error:
-                self.decoder, self.note = None, "[could not be decoded: kept as received] "
+        if self.decoder is None:
+            self._keep(chunk)
+            return
+        try:
+            while chunk:  # in bounded pieces: a bomb cannot grow memory here, and nothing is dropped
+                self._keep(self.decoder.decompress(chunk, KEEP))
+                chunk = self.decoder.unconsumed_tail
+        except zlib.error:
+            self.decoder, self.note = None, "[could not be decoded: kept as received] "
+            self._keep(chunk)
+
+    def _keep(self, chunk: bytes) -> None:
         room = self.HALF - len(self.head)
         if room > 0:
             self.head += chunk[:room]

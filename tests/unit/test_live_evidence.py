@@ -90,3 +90,19 @@ def test_a_short_answer_is_kept_whole(serve):
     with live_clients.sync_http(5.0) as http:
         assert http.post(server.url + "/responses", json={}).json() == {"id": "resp_1"}
     assert _kept() == ['{"id": "resp_1"}']
+
+
+def test_a_compressed_stream_keeps_its_real_end(serve):
+    """One gzip chunk that decodes to far more than is kept: its end must still be the body's end."""
+    body = b"".join(event(n) for n in range(2000)) + COMPLETED
+    packed = gzip.compress(body)
+
+    def handler(conn: socket.socket) -> None:
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Encoding: gzip\r\n"
+                     b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(packed) + packed)
+
+    server = serve(handler)
+    with live_clients.sync_http(5.0) as http:
+        assert http.post(server.url + "/responses", json={}).content == body
+    (kept,) = _kept()
+    assert kept is not None and kept.endswith(COMPLETED.decode()), kept[-200:]
