@@ -49,6 +49,7 @@ from conformance.wire.ahead import (
     calibrate,
     trouble,
 )
+from conformance.wire.sdk_models import build_openai_models
 
 # measured (benchmarks/concurrency.py, 2 cores, reference server at 0.3 s per request, 2026-12-03): 109 s one
 # request at a time, 16.4-18.9 s of pytest time with 16 (earlier code: 23 s with 8, 18 s with 16, 17 s with 32;
@@ -167,6 +168,7 @@ class RunAhead:
         self.calibration: Calibration | None = None
         self.queued: set[int] = set()  # tests handed to the pool (once each)
         self.handed = 0  # without xdist: the tests up to this index have been looked at
+        self.sdk_models: tuple[int, float] | None = None  # openai models built before the jobs, and seconds
 
     # -- which tests come next --------------------------------------------------------------------
 
@@ -219,6 +221,9 @@ class RunAhead:
             self._calibrate(current)
             if self.ahead.serial_reason is not None:
                 return
+            # before any job: the SDK builds its models lazily, and two threads reading a stream event
+            # that does not validate may cache a wrong event type for the process (`wire.sdk_models`)
+            self.sdk_models = build_openai_models()
         upcoming = self._upcoming(current)
         # a long chain of requests that follow each other starts first: started in its place, the run would
         # wait for it after everything else ended (stable otherwise: the jobs start in the order of the tests)

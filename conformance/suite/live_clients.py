@@ -22,6 +22,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import traceback
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -460,6 +461,18 @@ def _within(run: Callable[[], Any], seconds: float) -> None:
         raise box["error"]
 
 
+def _raised_at(exc: BaseException, frames: int = 3) -> str:
+    """The innermost frames of the client's error, paths from the package on: where in the library it failed
+    is what a triager needs first (the message alone, e.g. "'dict' object has no attribute 'type'", is not)."""
+    tb = traceback.extract_tb(exc.__traceback__)[-frames:]
+    def short(path: str) -> str:
+        for cut in ("site-packages/", "dist-packages/"):
+            if cut in path:
+                return path.rsplit(cut, 1)[1]
+        return Path(path).name
+    return " <- ".join(f"{short(f.filename)}:{f.lineno} {f.name}" for f in reversed(tb)) or "(no traceback)"
+
+
 def _run_steps(client: LiveClient, steps: list[tuple[str, Callable[[], Any]]], done: list[str],
                deadline: float) -> None:
     if LIVENESS.dead:  # the guard found the server gone: fail at once, as every other test does
@@ -482,5 +495,6 @@ def _run_steps(client: LiveClient, steps: list[tuple[str, Callable[[], Any]]], d
         raise LiveProblem(
             f"{client.package} {client.version}, step {step!r} failed with the client's own error\n"
             f"Received: {type(exc).__module__}.{type(exc).__qualname__}: {str(exc)[:1500]}\n"
+            f"Raised at: {_raised_at(exc)}\n"
             f"Expected: the step completes, as it does against the OpenAI API"
             + (f"\nSteps that completed: {', '.join(done)}" if done else "")) from None
