@@ -168,7 +168,6 @@ class RunAhead:
         self.calibration: Calibration | None = None
         self.queued: set[int] = set()  # tests handed to the pool (once each)
         self.handed = 0  # without xdist: the tests up to this index have been looked at
-        self.sdk_models: tuple[int, float] | None = None  # openai models built before the jobs, and seconds
 
     # -- which tests come next --------------------------------------------------------------------
 
@@ -223,7 +222,7 @@ class RunAhead:
                 return
             # before any job: the SDK builds its models lazily, and two threads reading a stream event
             # that does not validate may cache a wrong event type for the process (`wire.sdk_models`)
-            self.sdk_models = build_openai_models()
+            build_openai_models()
         upcoming = self._upcoming(current)
         # a long chain of requests that follow each other starts first: started in its place, the run would
         # wait for it after everything else ended (stable otherwise: the jobs start in the order of the tests)

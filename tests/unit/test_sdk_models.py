@@ -19,7 +19,7 @@ RACE = textwrap.dedent("""
     from openai._models import construct_type
     from openai.types.responses import ResponseStreamEvent
     from conformance.wire.sdk_models import build_openai_models
-    built, seconds = build_openai_models()
+    built = build_openai_models()
     event = {"type": "response.output_item.added",
              "item": {"id": "rs_1", "summary": [], "type": "reasoning", "content": [], "status": "in_progress"}}
     start = threading.Barrier(16)
